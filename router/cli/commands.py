@@ -1,0 +1,25 @@
+"""The registry of CLI commands: one module per command, each with register() and run()."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Protocol, TextIO
+
+from router.cli import cmd_validate
+
+
+class Command(Protocol):
+    """What a command module provides."""
+
+    NAME: str
+
+    def register(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+    def run(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> int: ...
+
+
+COMMANDS: Mapping[str, Command] = MappingProxyType(
+    {module.NAME: module for module in (cmd_validate,)}  # type: ignore[misc]
+)
