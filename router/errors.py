@@ -118,7 +118,7 @@ class FlipRefused(RuntimeError):
         )
 
 
-class BackendsFailed(ExceptionGroup):  # noqa: N818 - reads as a sentence: "backends failed"
+class BackendsFailed(ExceptionGroup):
     """Several backends failed the same op; each exception carries its leg in a note."""
 
 

@@ -28,7 +28,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             load_policy(name)
         except PolicyError as exc:
             failed = True
-            rows.append({"file": name, "ok": False, "problems": [p.as_dict() for p in exc.problems]})
+            rows.append(
+                {"file": name, "ok": False, "problems": [p.as_dict() for p in exc.problems]}
+            )
             if args.format == "text":
                 for problem in exc.problems:
                     print(problem, file=out)

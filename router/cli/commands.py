@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from router.cli import cmd_validate
 
@@ -15,11 +15,11 @@ class Command(Protocol):
 
     NAME: str
 
-    def register(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+    def register(self, sub: argparse._SubParsersAction[Any]) -> None: ...
 
     def run(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> int: ...
 
 
 COMMANDS: Mapping[str, Command] = MappingProxyType(
-    {module.NAME: module for module in (cmd_validate,)}  # type: ignore[misc]
+    {module.NAME: module for module in (cmd_validate,)}
 )

@@ -53,7 +53,9 @@ def check(policy: Policy) -> list[Problem]:
             problems.append((base, f"route name {name!r} may use only letters, digits, _ . -"))
         if route.prefix in seen_prefixes:
             other = seen_prefixes[route.prefix]
-            problems.append(((*base, "prefix"), f"prefix {route.prefix!r} is also route {other!r}'s"))
+            problems.append(
+                ((*base, "prefix"), f"prefix {route.prefix!r} is also route {other!r}'s")
+            )
         seen_prefixes.setdefault(route.prefix, name)
         problems.extend(_check_route(policy, base, route))
     return problems
@@ -77,10 +79,14 @@ def _is_link_local(host: str | None) -> bool:
 
 def _check_endpoint(options: dict[str, object]) -> list[Problem]:
     problems: list[Problem] = []
-    candidates: list[tuple[Path, object]] = [(("options", "endpoint_url"), options.get("endpoint_url"))]
+    candidates: list[tuple[Path, object]] = [
+        (("options", "endpoint_url"), options.get("endpoint_url"))
+    ]
     client_kwargs = options.get("client_kwargs")
     if isinstance(client_kwargs, dict):
-        candidates.append((("options", "client_kwargs", "endpoint_url"), client_kwargs.get("endpoint_url")))
+        candidates.append(
+            (("options", "client_kwargs", "endpoint_url"), client_kwargs.get("endpoint_url"))
+        )
     for path, value in candidates:
         if isinstance(value, str) and value and _is_link_local(urlsplit(value).hostname):
             problems.append((path, _LINK_LOCAL))
@@ -91,9 +97,7 @@ def _check_route(policy: Policy, base: Path, route: Route) -> list[Problem]:
     problems: list[Problem] = []
     shorthand = route.primary is not None or route.shadow is not None or route.mode is not None
     if route.phases is not None and shorthand:
-        problems.append(
-            (base, "give either phases or the primary/shadow/mode shorthand, not both")
-        )
+        problems.append((base, "give either phases or the primary/shadow/mode shorthand, not both"))
         return problems
     if route.phases is None and route.primary is None:
         problems.append((base, "a route needs phases or a primary backend"))
@@ -121,8 +125,11 @@ def _check_route(policy: Policy, base: Path, route: Route) -> list[Problem]:
         if phase.mode is Mode.PRIMARY_ONLY and phase.shadow is not None:
             at = (*where, "mode") if route.phases is not None or route.mode else (*where, "shadow")
             problems.append(
-                (at, "primary-only has no shadow; set mode: dual-write or read-primary, "
-                 "or remove the shadow")
+                (
+                    at,
+                    "primary-only has no shadow; set mode: dual-write or read-primary, "
+                    "or remove the shadow",
+                )
             )
         if phase.mode is not Mode.PRIMARY_ONLY and phase.shadow is None:
             problems.append(((*where, "mode"), f"mode {phase.mode.value} needs a shadow backend"))

@@ -157,6 +157,10 @@ class Fallback(_Frozen):
     deadline: Duration | None = Field(
         default=None, description="wall-clock budget for the whole op, all legs and retries"
     )
+    union: bool = Field(
+        default=False,
+        description="list only: merge primary and shadow listings (the primary's info wins)",
+    )
 
 
 class Rollout(_Frozen):

@@ -1,0 +1,137 @@
+"""Real filesystems behind backend names: built from URL + options, rooted at the URL path.
+
+Defaults chosen so the *router* owns retries and caching decisions:
+
+- every filesystem is built with ``skip_instance_cache=True`` (fsspec would otherwise
+  hand back a cached instance and hide a policy edit);
+- S3: no listings cache (another client's writes stay visible), s3fs's own retry loop
+  and botocore's retries turned down to a single attempt, bounded timeouts;
+- local: parent directories are created on write.
+
+A user's ``options`` win over these defaults (nested dicts are merged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from router.policy.model import Backend
+from router.redact import redact_options, redact_url
+
+__all__ = ["BackendFS", "build_backend", "default_options"]
+
+S3_PROTOCOLS = frozenset({"s3", "s3a"})
+
+
+def default_options(protocol: str) -> dict[str, Any]:
+    """The router's defaults for a protocol, under the user's options."""
+    if protocol in S3_PROTOCOLS:
+        return {
+            "use_listings_cache": False,
+            "s3fs_retries": 1,
+            "config_kwargs": {
+                "retries": {"max_attempts": 1, "mode": "standard"},
+                "connect_timeout": 5,
+                "read_timeout": 30,
+            },
+        }
+    if protocol in ("file", "local"):
+        return {"auto_mkdir": True}
+    return {}
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for name, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), dict):
+            merged[name] = _merge(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _clean(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop empty-string options (``endpoint_url: "${S3_ENDPOINT_URL:-}"`` means unset)."""
+    return {k: _clean(v) if isinstance(v, Mapping) else v for k, v in options.items() if v != ""}
+
+
+@dataclass(eq=False)
+class BackendFS:
+    """A named, rooted filesystem. Keys map to ``root/key``."""
+
+    name: str
+    fs: AbstractFileSystem = field(repr=False)
+    root: str
+    protocol: str
+    options: Mapping[str, Any] = field(repr=False)
+    fsync: bool = True
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this is a local directory (``file://`` URLs)."""
+        return self.protocol in ("file", "local")
+
+    @property
+    def writes_atomically(self) -> bool:
+        """Whether writes can use a temp file + rename (a real local filesystem)."""
+        return isinstance(self.fs, LocalFileSystem)
+
+    @property
+    def is_s3(self) -> bool:
+        """Whether this is S3 (presigned URLs, ETags)."""
+        return self.protocol in S3_PROTOCOLS
+
+    def path(self, key: str) -> str:
+        """The backend-native path of ``key``."""
+        if not key:
+            return self.root
+        return f"{self.root}/{key}" if self.root else key
+
+    def key(self, path: str) -> str:
+        """The key of a backend-native path (inverse of :meth:`path`)."""
+        path = self.fs._strip_protocol(path).rstrip("/")
+        if not self.root:
+            return path
+        if path == self.root:
+            return ""
+        prefix = self.root + "/"
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+        raise ValueError(f"{path!r} is outside backend {self.name!r}")
+
+    def describe(self) -> dict[str, Any]:
+        """URL and options with secrets redacted (for explain/status)."""
+        return {
+            "url": redact_url(
+                f"{self.protocol}://{self.root.lstrip('/')}"
+                if self.protocol != "file"
+                else f"file://{self.root}"
+            ),
+            "options": redact_options(self.options),
+        }
+
+    def __repr__(self) -> str:
+        return f"BackendFS(name={self.name!r}, protocol={self.protocol!r}, root={self.root!r})"
+
+
+def build_backend(name: str, config: Backend) -> BackendFS:
+    """Build the filesystem of a backend (no I/O for local, memory or S3)."""
+    protocol, _ = fsspec.core.split_protocol(config.url)
+    protocol = protocol or "file"
+    cls = fsspec.get_filesystem_class(protocol)
+    if isinstance(cls.protocol, tuple | list):
+        protocol = protocol if protocol in cls.protocol else cls.protocol[0]
+    options = _merge(default_options(protocol), _clean(config.options))
+    fsync = bool(options.pop("fsync", True))
+    s3fs_retries = options.pop("s3fs_retries", None)
+    fs = cls(skip_instance_cache=True, **options)
+    if s3fs_retries is not None:
+        fs.retries = int(s3fs_retries)  # s3fs's own retry loop: a class attribute, not a kwarg
+    root = cls._strip_protocol(config.url).rstrip("/")
+    return BackendFS(name=name, fs=fs, root=root, protocol=protocol, options=options, fsync=fsync)

@@ -1,0 +1,503 @@
+"""``Router``: the fsspec face of the router. One line of delegation per method.
+
+Every public method normalizes its key(s) once (:mod:`router.keys`), asks the pure
+planner where the key goes (:func:`router.plan.route_key`), and hands a one-line
+backend call to the executor. Names in results are translated back into the router's
+namespace. The policy's state (plan, backends, executor) is swapped atomically on
+reload; an op reads it once at its start and finishes on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from fsspec import AbstractFileSystem
+
+from router.backends import BackendFS, build_backend
+from router.executor import Deadline, Executor
+from router.journal import Journal, journal_root
+from router.keys import join, normalize_key
+from router.metrics import Metrics
+from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
+from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
+from router.policy.model import Op
+from router.writer import RouterWriter
+
+__all__ = ["MAX_URL_EXPIRY", "Router"]
+
+MAX_URL_EXPIRY = 7 * 24 * 3600
+DEFAULT_URL_EXPIRY = 3600
+COPY_CHUNK = 4 * 2**20
+
+
+@dataclass(frozen=True, eq=False)
+class _State:
+    """Everything an op needs, swapped as one value on reload."""
+
+    loaded: LoadedPolicy
+    plan: Plan
+    backends: dict[str, BackendFS]
+    executor: Executor
+
+
+class Router(AbstractFileSystem):  # type: ignore[misc]
+    """An fsspec filesystem that routes each op to real backends by a policy.
+
+    Build it with :meth:`from_file` or :meth:`from_dict`, or through fsspec:
+    ``fsspec.filesystem("router", policy="policy.yaml")``.
+    """
+
+    protocol: ClassVar[str | tuple[str, ...]] = "router"
+    root_marker = ""
+    cachable = False  # a cached instance would hide policy edits
+
+    def __init__(
+        self,
+        policy: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        metrics: bool = True,
+        environ: Mapping[str, str] | None = None,
+        max_workers: int = 16,
+        poll_interval: float | None = None,
+        **storage_options: Any,
+    ) -> None:
+        super().__init__(**storage_options)
+        self._environ = environ
+        self._policy_source = policy
+        loaded = self._load(policy)
+        self.metrics = Metrics(enabled=metrics)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="router")
+        self._lock = threading.Lock()
+        self._state = self._build(loaded)
+        self._closed = False
+        self._watcher: Any = None
+        if poll_interval is not None and not isinstance(policy, Mapping):
+            from router.reload import Watcher
+
+            self._watcher = Watcher(self, poll_interval)
+            self._watcher.start()
+
+    # -- construction ----------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **options: Any) -> Router:
+        """A Router for the policy file at ``path``."""
+        return cls(policy=os.fspath(path), **options)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], **options: Any) -> Router:
+        """A Router for a policy given as a dict (same shape as the YAML)."""
+        return cls(policy=data, **options)
+
+    def _load(self, policy: str | os.PathLike[str] | Mapping[str, Any]) -> LoadedPolicy:
+        if isinstance(policy, Mapping):
+            return policy_from_dict(policy, environ=self._environ)
+        return load_policy(policy, environ=self._environ)
+
+    def _journal_for(self, loaded: LoadedPolicy) -> Journal:
+        root = journal_root(loaded.policy.journal.url)
+        if not root.is_absolute() and loaded.source not in ("", "<dict>"):
+            root = Path(loaded.source).resolve().parent / root
+        return Journal(root)
+
+    def _build(self, loaded: LoadedPolicy) -> _State:
+        plan = compile_policy(loaded.policy)
+        backends = {name: build_backend(name, cfg) for name, cfg in loaded.policy.backends.items()}
+        executor = Executor(backends, self._journal_for(loaded), self.metrics, self._pool)
+        return _State(loaded=loaded, plan=plan, backends=backends, executor=executor)
+
+    @property
+    def plan(self) -> Plan:
+        """The compiled plan in force."""
+        return self._state.plan
+
+    @property
+    def policy(self) -> LoadedPolicy:
+        """The loaded policy in force, with the origin of each value."""
+        return self._state.loaded
+
+    @property
+    def journal(self) -> Journal:
+        """The divergence journal of the policy in force."""
+        return self._state.executor.journal
+
+    @property
+    def backends(self) -> Mapping[str, BackendFS]:
+        """The backends of the policy in force, by name."""
+        return self._state.backends
+
+    def reload(self) -> bool:
+        """Re-read the policy (file and environment) and swap the plan if it is valid and
+        safe; returns whether the plan changed. See :mod:`router.reload`."""
+        from router.reload import reload_router
+
+        return reload_router(self)
+
+    def _swap(self, loaded: LoadedPolicy) -> None:
+        """Atomically replace the state; ops in flight keep the state they started with."""
+        state = self._build(loaded)
+        with self._lock:
+            self._state = state
+
+    def close(self) -> None:
+        """Stop the router's threads (watcher and pool). The Router is unusable afterwards."""
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        routes = ", ".join(self._state.plan.routes)
+        return f"<Router policy={self._state.loaded.source!r} routes=[{routes}]>"
+
+    # -- routing ----------------------------------------------------------------------
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
+        path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+        if path.startswith("router://"):
+            path = path[len("router://") :]
+        return path.rstrip("/") if path not in ("", "/") else path
+
+    def _decide(
+        self, state: _State, path: str, *, allow_root: bool = False
+    ) -> tuple[str, Decision]:
+        key = normalize_key(self._strip_protocol(path), allow_root=allow_root)
+        decision = route_key(state.plan, key)
+        if decision is None:
+            raise FileNotFoundError(f'no route matches {key!r}; add a route with prefix: ""')
+        return key, decision
+
+    def _decide_dir(self, state: _State, path: str) -> tuple[str, Decision]:
+        """Route a directory: ``certificates`` belongs to the route of ``certificates/``."""
+        key = normalize_key(self._strip_protocol(path))
+        decision = route_key(state.plan, f"{key}/") if key else route_key(state.plan, "")
+        if decision is None:
+            raise FileNotFoundError(f'no route matches {key!r}; add a route with prefix: ""')
+        return key, decision
+
+    def _info_out(self, state: _State, backend: str, info: dict[str, Any]) -> dict[str, Any]:
+        out = dict(info)
+        out["name"] = state.backends[backend].key(info["name"])
+        if "Key" in out:
+            out["Key"] = out["name"]
+        return out
+
+    # -- reads ------------------------------------------------------------------------
+
+    def cat_file(
+        self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
+    ) -> bytes:
+        """The object's bytes (or a range), from the primary or its fallback."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        return state.executor.call(  # type: ignore[no-any-return]
+            decision,
+            Op.READ,
+            key,
+            lambda b, p: b.fs.cat_file(p, start=start, end=end, **kwargs),
+            nbytes=len,
+        )
+
+    def _open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: Any = None,
+        autocommit: bool = True,
+        cache_options: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        state = self._state
+        key, decision = self._decide(state, path)
+        if "r" in mode and "+" not in mode:
+            return state.executor.call(
+                decision,
+                Op.READ,
+                key,
+                lambda b, p: b.fs.open(p, mode, block_size=block_size, **kwargs),
+            )
+        if mode in ("wb", "xb"):
+            if mode == "xb" and self.exists(key):
+                raise FileExistsError(key)
+            return RouterWriter(state.executor, decision, key)
+        raise ValueError(f"mode {mode!r} is not supported by the router; use 'rb' or 'wb'")
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        """Open a key: ``rb`` streams from the serving backend, ``wb`` streams to each side."""
+        if "b" not in mode:
+            return super().open(path, mode, **kwargs)
+        kwargs.pop("compression", None)
+        return self._open(path, mode, **kwargs)
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Info of a key or directory, names in the router's namespace."""
+        state = self._state
+        key = normalize_key(self._strip_protocol(path))
+        decision = route_key(state.plan, key) if key else None
+        if decision is not None:
+            served: list[str] = []
+
+            def one(b: BackendFS, p: str) -> dict[str, Any]:
+                served.append(b.name)
+                return dict(b.fs.info(p, **kwargs))
+
+            try:
+                info = state.executor.call(decision, Op.INFO, key, one)
+                return self._info_out(state, served[-1], info)
+            except FileNotFoundError:
+                if not self._is_route_ancestor(state.plan, key):
+                    raise
+        elif key and not self._is_route_ancestor(state.plan, key):
+            raise FileNotFoundError(key)
+        return {"name": key, "size": 0, "type": "directory"}
+
+    @staticmethod
+    def _is_route_ancestor(plan: Plan, key: str) -> bool:
+        base = f"{key}/" if key else ""
+        return any(r.prefix.startswith(base) and r.prefix != base for r in plan.routes.values())
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        """Whether the key exists; transient errors are raised, not reported as absent."""
+        try:
+            self.info(path, **kwargs)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def modified(self, path: str) -> Any:
+        """Last-modified time of a key."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        return state.executor.call(decision, Op.INFO, key, lambda b, p: b.fs.modified(p))
+
+    def created(self, path: str) -> Any:
+        """Creation time of a key, where the backend knows it."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        return state.executor.call(decision, Op.INFO, key, lambda b, p: b.fs.created(p))
+
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        """Entries of a directory: the owning route's backends, plus nested routes."""
+        state = self._state
+        directory = normalize_key(self._strip_protocol(path))
+        entries = dict(self._list(state, directory))
+        if not entries:
+            info = self.info(directory)
+            if info["type"] != "directory":
+                entries[info["name"]] = info
+        result = sorted(entries.values(), key=lambda e: e["name"])
+        return result if detail else [e["name"] for e in result]
+
+    def _list(self, state: _State, directory: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        owner, nested = listing_routes(state.plan, directory)
+        if owner is not None:
+            yield from self._list_route(state, owner, directory)
+        for route in nested:
+            rest = route.prefix[len(directory) + 1 if directory else 0 :]
+            child = rest.split("/", 1)[0]
+            name = join(directory, child)
+            if "/" in rest:
+                yield name, {"name": name, "size": 0, "type": "directory"}
+            else:  # a prefix that is not a whole directory: list and filter
+                for entry_name, entry in self._list_route(state, route, directory):
+                    if entry_name.startswith(route.prefix):
+                        yield entry_name, entry
+
+    def _list_route(
+        self, state: _State, route: RoutePlan, directory: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The route's entries in ``directory``: the live primary (with its fallback), plus
+        the live shadow with ``list: {union: true}``, plus the rollout target's primary."""
+        decision = Decision(route, route.live, None)
+        executor = state.executor
+
+        def listing(b: BackendFS, p: str) -> list[dict[str, Any]]:
+            try:
+                entries = b.fs.ls(p, detail=True)
+            except FileNotFoundError:
+                return []
+            return [self._info_out(state, b.name, dict(e)) for e in entries]
+
+        merged = {e["name"]: e for e in executor.call(decision, Op.LIST, directory, listing)}
+        extra: list[tuple[Decision, str, Role]] = []
+        live = route.live
+        if live.shadow is not None and live.ops[Op.LIST].union:
+            extra.append((decision, live.shadow, Role.SHADOW))
+        target = route.target
+        if target is not None and route.threshold > 0 and target.primary != live.primary:
+            extra.append((Decision(route, target, None), target.primary, Role.PRIMARY))
+        for extra_decision, backend, role in extra:
+            try:
+                entries = executor.attempt(
+                    extra_decision, Op.LIST, directory, backend, role, listing, Deadline(None)
+                )
+            except OSError:
+                continue  # counted as a failed list call; the primary's listing stands
+            for entry in entries:
+                merged.setdefault(entry["name"], entry)
+        for name, entry in merged.items():
+            if entry.get("type") == "directory" or _owner(state.plan, name) is route:
+                yield name, entry
+
+    # -- writes -----------------------------------------------------------------------
+
+    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        """Write a whole object (to both sides in dual-write, concurrently)."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        data = bytes(value)
+
+        def write(b: BackendFS, p: str) -> None:
+            from router.sinks import open_sink
+
+            sink = open_sink(b, p)
+            try:
+                sink.write(data)
+            except BaseException:
+                sink.abort()
+                raise
+            sink.commit()
+
+        state.executor.mutate(decision, Op.WRITE, key, write)
+
+    def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
+        """Create an empty object (or leave an existing one when ``truncate=False``)."""
+        if truncate or not self.exists(path):
+            self.pipe_file(path, b"")
+
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Create a directory on each side that has directories."""
+        state = self._state
+        key, decision = self._decide_dir(state, path)
+        state.executor.mutate(decision, Op.WRITE, key, lambda b, p: b.fs.makedirs(p, exist_ok=True))
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        """Create a directory and its parents."""
+        if not exist_ok and self.exists(path):
+            raise FileExistsError(path)
+        self.mkdir(path)
+
+    def rmdir(self, path: str) -> None:
+        """Remove an empty directory where backends have directories."""
+        state = self._state
+        key, decision = self._decide_dir(state, path)
+
+        def rmdir(b: BackendFS, p: str) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                b.fs.rmdir(p)
+
+        state.executor.mutate(decision, Op.DELETE, key, rmdir)
+
+    def rm_file(self, path: str, **kwargs: Any) -> None:
+        """Delete one key on each side; a key already gone on one side is fine there."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        gone: list[str] = []
+
+        def delete(b: BackendFS, p: str) -> None:
+            try:
+                b.fs.rm_file(p)
+            except FileNotFoundError:
+                gone.append(b.name)
+
+        state.executor.mutate(decision, Op.DELETE, key, delete)
+        legs = (
+            decision.phase.backends if decision.phase.writes_shadow else decision.phase.backends[:1]
+        )
+        if len(gone) == len(legs):
+            raise FileNotFoundError(key)
+        phase = decision.phase
+        if phase.shadow is not None and not phase.writes_shadow:
+            self._tombstone(state, decision, key)
+
+    def _tombstone(self, state: _State, decision: Decision, key: str) -> None:
+        """read-primary: the shadow still holds a deleted key; journal it so it is never served."""
+        shadow = decision.phase.shadow
+        assert shadow is not None
+        backend = state.backends[shadow]
+        try:
+            held = backend.fs.exists(backend.path(key))
+        except Exception:  # unknown: assume it may be there
+            held = True
+        if held:
+            from router.policy.model import ErrorClass
+
+            state.executor.journal_divergence(
+                decision,
+                Op.DELETE,
+                key,
+                truth=decision.phase.primary,
+                stale=shadow,
+                error_class=ErrorClass.OTHER,
+            )
+
+    def _rm(self, path: str) -> None:
+        self.rm_file(path)
+
+    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+        """Delete keys; ``recursive`` deletes everything under a directory."""
+        paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
+        for p in reversed(paths):
+            if self.isdir(p):
+                self.rmdir(p)
+            else:
+                self.rm_file(p)
+
+    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        """Copy a key; within one route and phase each side copies natively."""
+        state = self._state
+        src, d1 = self._decide(state, path1)
+        dst, d2 = self._decide(state, path2)
+        if self.isdir(src):
+            self.mkdir(dst)
+            return
+        if d1.route is d2.route and d1.phase is d2.phase:
+            src_paths = {name: b.path(src) for name, b in state.backends.items()}
+            state.executor.mutate(d2, Op.COPY, dst, lambda b, p: b.fs.cp_file(src_paths[b.name], p))
+            return
+        with self.open(src, "rb") as source, self.open(dst, "wb") as target:
+            while chunk := source.read(COPY_CHUNK):
+                target.write(chunk)
+
+    # -- urls -------------------------------------------------------------------------
+
+    def url(self, path: str, expiration: int = DEFAULT_URL_EXPIRY, **kwargs: Any) -> str:
+        """A URL for the key: presigned on S3, ``file://`` locally."""
+        state = self._state
+        key, decision = self._decide(state, path)
+        expires = min(int(expiration), MAX_URL_EXPIRY)
+
+        def one(b: BackendFS, p: str) -> str:
+            if b.is_local:
+                if not b.fs.exists(p):
+                    raise FileNotFoundError(p)
+                return "file://" + quote(p)
+            return str(b.fs.sign(p, expiration=expires, **kwargs))
+
+        return state.executor.call(decision, Op.URL, key, one)
+
+    def sign(self, path: str, expiration: int = DEFAULT_URL_EXPIRY, **kwargs: Any) -> str:
+        """Same as :meth:`url` (fsspec's name)."""
+        return self.url(path, expiration=expiration, **kwargs)
+
+
+def _owner(plan: Plan, key: str) -> RoutePlan | None:
+    decision = route_key(plan, key)
+    return decision.route if decision is not None else None

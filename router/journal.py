@@ -1,0 +1,198 @@
+"""The journal: a durable record of divergences, one small JSON file per entry.
+
+Layout (a local directory; ``journal: {url: file:///...}``)::
+
+    ROOT/<route>/<keyhash>-<time_ns>-<random>.json
+
+``keyhash`` is the first 16 hex digits of sha256(key). An entry is written to a temp
+file, fsynced, renamed into place and the directory fsynced before the op that caused it
+returns, so an acknowledged divergence survives a crash. Names are unique, so several
+processes and threads on one host append without locks; removal is an unlink.
+
+Each entry names the backend that holds the truth and the one that is stale; repairing
+it means making ``stale`` match ``truth`` for that key (copy, or delete when the truth
+no longer has the key). While an entry is pending, the executor never serves the key
+from its stale side (no resurrection of deleted files, no stale reads after a degraded
+write). That check is a ``stat`` of the route directory per call on routes with a
+shadow; the per-route index is rebuilt when the directory changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["Entry", "Journal", "key_hash"]
+
+_RACY_SECONDS = 1.0
+
+
+def key_hash(key: str) -> str:
+    """The 16-hex-digit hash a key's entries are filed under."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One divergence: for ``key`` on ``route``, ``stale`` must be made to match ``truth``."""
+
+    route: str
+    key: str
+    op: str
+    truth: str
+    stale: str
+    error_class: str
+    phase: str
+    time: float = field(default_factory=time.time)
+    id: str = ""
+    reason: str | None = None
+    """Why the last repair attempt failed, if one did."""
+    attempts: int = 0
+
+    def to_json(self) -> str:
+        """The entry as one JSON object."""
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(slots=True)
+class _RouteIndex:
+    mtime_ns: int
+    latest: dict[str, tuple[str, str]]
+    """key hash → (truth, stale) of the newest pending entry for that key."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def journal_root(url: str) -> Path:
+    """The local directory of a ``file://`` journal URL (relative paths allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("", "file"):
+        raise ValueError(f"the journal must be a local directory (file://), not {parts.scheme}://")
+    return Path(parts.netloc + parts.path) if parts.scheme else Path(url)
+
+
+class Journal:
+    """Append, list and remove divergence entries under one directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._index: dict[str, _RouteIndex] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> Journal:
+        """A journal at a ``file://`` URL."""
+        return cls(journal_root(url))
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.root)!r})"
+
+    def _route_dir(self, route: str) -> Path:
+        return self.root / route
+
+    def record(self, entry: Entry) -> Entry:
+        """Write ``entry`` durably and return it with its id."""
+        directory = self._route_dir(entry.route)
+        directory.mkdir(parents=True, exist_ok=True)
+        entry_id = f"{key_hash(entry.key)}-{time.time_ns()}-{secrets.token_hex(4)}"
+        entry = replace(entry, id=entry_id)
+        self._write(directory / f"{entry_id}.json", entry)
+        with self._lock:
+            self._index.pop(entry.route, None)
+        return entry
+
+    def _write(self, target: Path, entry: Entry) -> None:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, entry.to_json().encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+
+    def update(self, entry: Entry) -> None:
+        """Rewrite an existing entry (e.g. to record why its repair failed)."""
+        target = self._route_dir(entry.route) / f"{entry.id}.json"
+        if target.exists():
+            self._write(target, entry)
+
+    def remove(self, entry: Entry) -> None:
+        """Drop a repaired entry (idempotent)."""
+        with contextlib.suppress(FileNotFoundError):
+            (self._route_dir(entry.route) / f"{entry.id}.json").unlink()
+        with self._lock:
+            self._index.pop(entry.route, None)
+
+    def routes(self) -> list[str]:
+        """Routes that have a journal directory."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def entries(self, route: str | None = None) -> Iterator[Entry]:
+        """Pending entries, oldest first within each route."""
+        for name in [route] if route is not None else self.routes():
+            directory = self._route_dir(name)
+            try:
+                files = sorted(
+                    (
+                        f
+                        for f in os.listdir(directory)
+                        if f.endswith(".json") and not f.startswith(".")
+                    ),
+                    key=lambda f: (f.split("-")[1], f),
+                )
+            except FileNotFoundError:
+                continue
+            for filename in files:
+                try:
+                    data = json.loads((directory / filename).read_text(encoding="utf-8"))
+                except (FileNotFoundError, json.JSONDecodeError):
+                    continue
+                yield Entry(**data)
+
+    def depth(self, route: str | None = None) -> int:
+        """How many entries are pending (for one route, or all)."""
+        return sum(1 for _ in self.entries(route))
+
+    def _load_index(self, route: str) -> _RouteIndex | None:
+        directory = self._route_dir(route)
+        try:
+            mtime_ns = os.stat(directory).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            cached = self._index.get(route)
+        racy = time.time() - mtime_ns / 1e9 < _RACY_SECONDS
+        if cached is not None and cached.mtime_ns == mtime_ns and not racy:
+            return cached
+        index = _RouteIndex(mtime_ns, {})
+        for entry in self.entries(route):  # oldest first: the newest entry wins
+            index.latest[key_hash(entry.key)] = (entry.truth, entry.stale)
+        with self._lock:
+            self._index[route] = index
+        return index
+
+    def pending(self, route: str, key: str) -> tuple[str, str] | None:
+        """(truth, stale) backends of the newest pending entry for ``key``, if any."""
+        index = self._load_index(route)
+        if index is None:
+            return None
+        return index.latest.get(key_hash(key))

@@ -1,0 +1,126 @@
+"""Writers that publish all or nothing: ``write`` chunks, then ``commit`` or ``abort``.
+
+- Local: a temp file in the target's directory, fsynced, ``os.replace``-d over the
+  target and the directory fsynced; a reader sees the old or the new file, never a
+  truncated one, and an aborted write leaves nothing behind.
+- Other fsspec filesystems (S3...): the filesystem's own writer; ``abort`` discards it
+  (s3fs aborts the multipart upload) and marks it closed, so fsspec's ``__exit__``/
+  ``__del__`` cannot publish a truncated object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from typing import Protocol
+
+from router.backends import BackendFS
+
+__all__ = ["TEMP_MARKER", "Sink", "open_sink"]
+
+TEMP_MARKER = ".router-tmp-"
+WRITE_BLOCK = 8 * 2**20
+
+
+class Sink(Protocol):
+    """An all-or-nothing writer."""
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Append ``data``."""
+        ...
+
+    def commit(self) -> None:
+        """Publish what was written."""
+        ...
+
+    def abort(self) -> None:
+        """Publish nothing; clean up."""
+        ...
+
+
+class LocalSink:
+    """Temp file + fsync + rename + directory fsync."""
+
+    def __init__(self, path: str, *, fsync: bool = True) -> None:
+        directory, _, name = path.rpartition("/")
+        self.path = path
+        self.directory = directory or "."
+        self.fsync = fsync
+        os.makedirs(self.directory, exist_ok=True)
+        self.tmp = f"{self.directory}/.{name[:80]}{TEMP_MARKER}{secrets.token_hex(6)}"
+        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Append ``data`` to the temp file."""
+        assert self.fd is not None, "write after commit/abort"
+        view = memoryview(data)
+        total = len(view)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        return total
+
+    def commit(self) -> None:
+        """fsync, rename over the target, fsync the directory."""
+        assert self.fd is not None, "commit after commit/abort"
+        fd, self.fd = self.fd, None
+        try:
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+            raise
+        if self.fsync:
+            dfd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def abort(self) -> None:
+        """Close and remove the temp file."""
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+class FsspecSink:
+    """The filesystem's own buffered writer, discardable."""
+
+    def __init__(self, backend: BackendFS, path: str) -> None:
+        kwargs = {"block_size": WRITE_BLOCK} if backend.is_s3 else {}
+        self.file = backend.fs.open(path, "wb", **kwargs)
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Append ``data``."""
+        return int(self.file.write(data))
+
+    def commit(self) -> None:
+        """Close the file, which publishes it."""
+        self.file.close()
+
+    def abort(self) -> None:
+        """Discard the buffered/multipart data without publishing."""
+        discard = getattr(self.file, "discard", None)
+        try:
+            if callable(discard):
+                discard()
+        finally:
+            # fsspec's close()/__del__ would flush and publish: mark it closed instead.
+            with contextlib.suppress(AttributeError):
+                self.file.closed = True
+
+
+def open_sink(backend: BackendFS, path: str) -> Sink:
+    """An all-or-nothing writer for ``path`` on ``backend``."""
+    if backend.writes_atomically:
+        return LocalSink(path, fsync=backend.fsync)
+    return FsspecSink(backend, path)
