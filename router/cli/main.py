@@ -51,9 +51,9 @@ def main(
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
         if args.version:
-            from router import __version__
+            from importlib.metadata import version
 
-            print(__version__, file=out)
+            print(version("storage-router"), file=out)
             return EXIT_OK
         if args.command is None:
             parser.print_help(out)
