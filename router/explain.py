@@ -41,7 +41,7 @@ def describe_legs(phase: PhasePlan, op: Op) -> str:
             f"primary fails with: {on}{retry}"
         )
     if op is Op.LIST and plan.union:
-        return f"{primary} ∪ {shadow} (union, primary wins){retry}"
+        return f"{primary} + {shadow} listings merged (the primary wins){retry}"
     if not plan.fallback_on:
         return f"{primary}; no fallback to {shadow}{retry}"
     return f"{primary} → {shadow} on {on}{retry}"

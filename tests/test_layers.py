@@ -68,11 +68,15 @@ def imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("router"))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.startswith("router"):
-                for alias in node.names:
-                    sub = f"{node.module}.{alias.name}"
-                    names.add(sub if _is_module(sub) else node.module)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.startswith("router")
+        ):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                names.add(sub if _is_module(sub) else node.module)
     return {n for n in names if _is_module(n)}
 
 

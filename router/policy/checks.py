@@ -54,7 +54,7 @@ def check(policy: Policy) -> list[Problem]:
         if route.prefix in seen_prefixes:
             other = seen_prefixes[route.prefix]
             problems.append(
-                ((*base, "prefix"), f"prefix {route.prefix!r} is also route {other!r}'s")
+                ((*base, "prefix"), f"prefix {route.prefix!r} is already used by route {other!r}")
             )
         seen_prefixes.setdefault(route.prefix, name)
         problems.extend(_check_route(policy, base, route))
@@ -123,7 +123,12 @@ def _check_route(policy: Policy, base: Path, route: Route) -> list[Problem]:
             if backend is not None and backend not in policy.backends:
                 problems.append(((*where, role), _known("backend", backend, policy.backends)))
         if phase.mode is Mode.PRIMARY_ONLY and phase.shadow is not None:
-            at = (*where, "mode") if route.phases is not None or route.mode else (*where, "shadow")
+            # Point at the mode only when it was written; an omitted mode defaults to
+            # primary-only, and then the shadow is what is wrong.
+            explicit_mode = (
+                "mode" in phase.model_fields_set if route.phases is not None else route.mode
+            )
+            at = (*where, "mode") if explicit_mode else (*where, "shadow")
             problems.append(
                 (
                     at,

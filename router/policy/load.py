@@ -152,12 +152,11 @@ _EXPECTED = {
 
 def _get(data: Any, path: Path) -> Any:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not (in_dict or in_list):
             return _MISSING
+        data = data[part]
     return data
 
 
@@ -184,6 +183,9 @@ def _strip_optional(annotation: Any) -> Any:
 
 def _annotation_at(loc: tuple[int | str, ...]) -> Any:
     """The type the policy model expects at a pydantic error ``loc``, or ``None``."""
+    if loc[-1:] == ("[key]",):
+        container = _annotation_at(loc[:-2])
+        return get_args(container)[0] if get_origin(container) is dict else None
     annotation: Any = Policy
     for part in loc:
         annotation = _strip_optional(annotation)
@@ -194,8 +196,7 @@ def _annotation_at(loc: tuple[int | str, ...]) -> Any:
                 return None
             annotation = info.annotation
         elif origin is dict:
-            key_type, value_type = get_args(annotation)
-            annotation = key_type if part == "[key]" else value_type
+            annotation = get_args(annotation)[1]
         elif origin in (tuple, list):
             annotation = get_args(annotation)[0]
         else:
@@ -235,7 +236,9 @@ class _Build:
                 return self.where.values[prefix], None
         return None, None
 
-    def problem(self, path: Path, message: str, *, at: Path | None = None, key: bool = False) -> PolicyProblem:
+    def problem(
+        self, path: Path, message: str, *, at: Path | None = None, key: bool = False
+    ) -> PolicyProblem:
         position, variable = self.position(path if at is None else at, key=key)
         line, column = position if position is not None else (None, None)
         return PolicyProblem(self.source, dotted(path), message, line, column, variable)
@@ -313,7 +316,7 @@ class _Build:
                 missing.append((parent, name, self.problem(parent, self.missing(loc, name))))
                 continue
             if kind == "extra_forbidden":
-                message, hint = self.extra(loc, str(path[-1]))
+                message, hint = self.unknown_key(loc, str(path[-1]))
                 if hint is not None:
                     suggested.add((path[:-1], hint))
                 out.append((path, self.problem(path, message, key=True)))
@@ -334,7 +337,7 @@ class _Build:
         detail = f" ({description})" if description else ""
         return f"missing required key {name!r}{detail}"
 
-    def extra(self, loc: tuple[int | str, ...], name: str) -> tuple[str, str | None]:
+    def unknown_key(self, loc: tuple[int | str, ...], name: str) -> tuple[str, str | None]:
         model = _annotation_at(loc[:-1])
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return f"unknown key {name!r}", None

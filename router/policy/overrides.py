@@ -152,8 +152,8 @@ class PolicyEnvironmentSource(EnvSettingsSource):
                     OverrideProblem(
                         (section,),
                         name,
-                        f"set one value per variable, e.g. {ENV_PREFIX}ROUTES__<ROUTE>__PHASE=NAME, "
-                        "or give a JSON object",
+                        "set one value per variable, e.g. "
+                        f"{ENV_PREFIX}ROUTES__<ROUTE>__PHASE=NAME, or give a JSON object",
                     )
                 )
                 continue
@@ -174,13 +174,13 @@ class PolicyEnvironmentSource(EnvSettingsSource):
         except SettingsError as exc:  # pragma: no cover - _load_env_vars filters bad JSON
             self.problems.append(OverrideProblem((), ENV_PREFIX + "*", str(exc)))
             return {}
-        resolved: dict[str, Any] = {}
+        resolved: dict[str | int, Any] = {}
         for raw_path, value in _leaves(raw, ()):
             variable = self._variable(raw_path)
             path = self._canonical(raw_path, variable)
             if path is None:
                 continue
-            target = resolved
+            target: dict[str | int, Any] = resolved
             for part in path[:-1]:
                 child = target.get(part)
                 if not isinstance(child, dict):
@@ -190,7 +190,7 @@ class PolicyEnvironmentSource(EnvSettingsSource):
             self.variables[path] = variable
             self.applied[variable] = self._environ.get(variable, value)
             self._record_created(path, variable)
-        return resolved
+        return {str(key): value for key, value in resolved.items()}
 
     def _variable(self, raw_path: Path) -> str:
         for size in range(len(raw_path), 0, -1):
@@ -306,9 +306,17 @@ def _has_overrides(environ: Mapping[str, str]) -> bool:
 
 
 def apply_overrides(
-    data: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    data: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    settings_cls: type[PolicyEnvironment] | None = None,
 ) -> Overridden:
-    """``data`` with the environment's overrides applied (``environ`` defaults to os.environ)."""
+    """``data`` with the environment's overrides applied (``environ`` defaults to os.environ).
+
+    ``settings_cls``, a :class:`PolicyEnvironment` subclass, may redefine precedence
+    in its ``settings_customise_sources`` (tests do).
+    """
+    settings_cls = settings_cls or PolicyEnvironment
     environ = os.environ if environ is None else environ
     result = Overridden(data=dict(data))
     if not _has_overrides(environ):
@@ -317,7 +325,7 @@ def apply_overrides(
     binding = _Binding(environ, file_sections)
     token = _BINDING.set(binding)
     try:
-        settings = PolicyEnvironment(**file_sections)
+        settings = settings_cls(**file_sections)
     finally:
         _BINDING.reset(token)
     source = binding.source

@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -82,7 +82,7 @@ _NON_PRINTABLE = re.compile(
 class _Loader(_BaseLoader):
     """A safe loader whose implicit types follow the YAML 1.2 core schema."""
 
-    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # filled below; replaces the YAML 1.1 set
 
 
 for _tag, _pattern, _first in (
@@ -323,7 +323,7 @@ def decode(raw: bytes, source: str) -> str:
                 PolicyProblem(
                     source,
                     "",
-                    f"file is larger than {MAX_BYTES // (1 << 20)} MiB; a policy file is small text",
+                    f"file is larger than {MAX_BYTES >> 20} MiB; a policy file is small text",
                     1,
                     1,
                 )

@@ -50,7 +50,8 @@ def test_explain_redacts_secrets(tmp_path: Path) -> None:
     """Backend options that hold secrets are shown as ***."""
     policy = tmp_path / "p.yaml"
     policy.write_text(
-        "version: 1\nbackends:\n  s3: {url: 's3://b/p', options: {secret: CANARY-SECRET, key: CANARY-KEY}}\n"
+        "version: 1\nbackends:\n"
+        "  s3: {url: 's3://b/p', options: {secret: CANARY-SECRET, key: CANARY-KEY}}\n"
         "routes:\n  default: {prefix: '', primary: s3}\n",
         encoding="utf-8",
     )
