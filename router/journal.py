@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["Entry", "Journal", "key_hash"]
+__all__ = ["Entry", "Journal", "journal_for", "journal_root", "key_hash"]
 
 _RACY_SECONDS = 1.0
 
@@ -84,6 +84,14 @@ def journal_root(url: str) -> Path:
     if parts.scheme not in ("", "file"):
         raise ValueError(f"the journal must be a local directory (file://), not {parts.scheme}://")
     return Path(parts.netloc + parts.path) if parts.scheme else Path(url)
+
+
+def journal_for(url: str, policy_source: str) -> Journal:
+    """The journal of a policy: a relative path is relative to the policy file's directory."""
+    root = journal_root(url)
+    if not root.is_absolute() and policy_source not in ("", "<dict>"):
+        root = Path(policy_source).resolve().parent / root
+    return Journal(root)
 
 
 class Journal:
@@ -167,6 +175,15 @@ class Journal:
                 except (FileNotFoundError, json.JSONDecodeError):
                     continue
                 yield Entry(**data)
+
+    def pending_by_backend(self) -> dict[str, dict[str, int]]:
+        """For each route, how many pending entries name each backend (truth or stale)."""
+        counts: dict[str, dict[str, int]] = {}
+        for entry in self.entries():
+            per_route = counts.setdefault(entry.route, {})
+            for backend in {entry.truth, entry.stale}:
+                per_route[backend] = per_route.get(backend, 0) + 1
+        return counts
 
     def depth(self, route: str | None = None) -> int:
         """How many entries are pending (for one route, or all)."""

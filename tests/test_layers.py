@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "router.plan": 3,
     "router.explain": 3,
     "router.flips": 3,
+    "router.status": 3,
     "router.modes": 4,
     "router.backends": 5,
     "router.sinks": 5,

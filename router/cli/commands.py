@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TextIO
 
-from router.cli import cmd_explain, cmd_schema, cmd_validate
+from router.cli import cmd_explain, cmd_schema, cmd_status, cmd_validate
 
 
 class Command(Protocol):
@@ -21,5 +21,5 @@ class Command(Protocol):
 
 
 COMMANDS: Mapping[str, Command] = MappingProxyType(
-    {module.NAME: module for module in (cmd_validate, cmd_schema, cmd_explain)}
+    {module.NAME: module for module in (cmd_validate, cmd_schema, cmd_explain, cmd_status)}
 )
