@@ -139,7 +139,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         safe; returns whether the plan changed. See :mod:`router.reload`."""
         from router.reload import reload_router
 
-        return reload_router(self)
+        return reload_router(self) == "reloaded"
 
     def _swap(self, loaded: LoadedPolicy) -> None:
         """Atomically replace the state; ops in flight keep the state they started with."""

@@ -58,7 +58,8 @@ def test_empty_journal_means_no_risk() -> None:
 def test_force_marks_risks_forced() -> None:
     """force: true on the new route turns refusals into forced flips."""
     risks = flip_risks(plan("dual"), plan("s3-only", force=True), {"c": {"local": 1}})
-    assert risks and all(r.forced for r in risks)
+    assert risks
+    assert all(r.forced for r in risks)
 
 
 def test_rollout_target_counts_as_in_use() -> None:

@@ -152,4 +152,5 @@ def test_env_override_applies_on_explicit_reload(policy_file: Path, tmp_path: Pa
         assert fs.reload() is True
         assert fs.plan.routes["media"].live.name == "dual"
         origin = fs.policy.origin("routes.media.phase")
-        assert origin is not None and origin.kind == "env"
+        assert origin is not None
+        assert origin.kind == "env"

@@ -217,6 +217,7 @@ class _Build:
         self.where = where
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.env: dict[Path, str] = {}
+        self.applied: dict[str, Any] = {}
         self.data: dict[str, Any] = {}
 
     # locating -------------------------------------------------------------------------
@@ -243,6 +244,21 @@ class _Build:
         line, column = position if position is not None else (None, None)
         return PolicyProblem(self.source, dotted(path), message, line, column, variable)
 
+    def related(self, path: Path) -> str:
+        """For a cross-check located in the file: the overrides of the same route or backend.
+
+        A relation can break because of the *other* value: the file's rollout target is
+        fine until ``$ROUTER_ROUTES__X__PHASE`` makes it the live phase.
+        """
+        if self.position(path)[1] is not None:
+            return ""
+        scope = path[:2]
+        names = sorted({var for at, var in self.env.items() if at[: len(scope)] == scope})
+        if not names:
+            return ""
+        shown = ", ".join(f"${name}={self.applied.get(name, '')}" for name in names)
+        return f" (with {shown})"
+
     # the pipeline ---------------------------------------------------------------------
 
     def run(self, data: dict[str, Any], raw: bytes) -> LoadedPolicy:
@@ -255,6 +271,7 @@ class _Build:
         overridden = apply_overrides(expanded.data, self.environ)
         self.data = overridden.data
         self.env = overridden.variables
+        self.applied = overridden.applied
         for override in overridden.problems:
             found.append(
                 (
@@ -274,7 +291,8 @@ class _Build:
         except ValidationError as exc:
             found.extend(self.validation_problems(exc.errors()))
         if policy is not None:
-            found.extend((path, self.problem(path, message)) for path, message in check(policy))
+            for path, message in check(policy):
+                found.append((path, self.problem(path, message + self.related(path))))
 
         # A value whose interpolation failed was replaced by "": say nothing more about it.
         problems.extend(

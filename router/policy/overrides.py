@@ -99,7 +99,7 @@ def _norm(name: str) -> str:
 
 
 def _leaves(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict) and (value or not path):
         for key, item in value.items():
             yield from _leaves(item, (*path, key))
     else:

@@ -410,7 +410,7 @@ def load_yaml(text: str | bytes, source: str = "<string>") -> YamlDocument:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise PolicyError([_yaml_error(exc, source)]) from None
-    if root is None:
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise PolicyError(
             [
                 PolicyProblem(

@@ -70,7 +70,8 @@ def test_status_counts_journal_depth(tmp_path: Path) -> None:
     assert code == 0
     assert json.loads(out)["routes"][0]["journal_depth"] == 2
     code, text, _ = run("status", str(policy))
-    assert "media" in text and "dual-write" in text
+    assert "media" in text
+    assert "dual-write" in text
 
 
 def test_status_of_invalid_policy_exits_1(tmp_path: Path) -> None:
