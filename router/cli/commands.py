@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TextIO
 
-from router.cli import cmd_explain, cmd_schema, cmd_status, cmd_validate
+from router.cli import (
+    cmd_backfill,
+    cmd_demo,
+    cmd_explain,
+    cmd_repair,
+    cmd_schema,
+    cmd_status,
+    cmd_validate,
+    cmd_verify,
+)
 
 
 class Command(Protocol):
@@ -21,5 +30,17 @@ class Command(Protocol):
 
 
 COMMANDS: Mapping[str, Command] = MappingProxyType(
-    {module.NAME: module for module in (cmd_validate, cmd_schema, cmd_explain, cmd_status)}
+    {
+        module.NAME: module
+        for module in (
+            cmd_validate,
+            cmd_schema,
+            cmd_explain,
+            cmd_status,
+            cmd_verify,
+            cmd_backfill,
+            cmd_repair,
+            cmd_demo,
+        )
+    }
 )
