@@ -5,7 +5,9 @@ Defaults chosen so the *router* owns retries and caching decisions:
 - every filesystem is built with ``skip_instance_cache=True`` (fsspec would otherwise
   hand back a cached instance and hide a policy edit);
 - S3: no listings cache (another client's writes stay visible), s3fs's own retry loop
-  and botocore's retries turned down to a single attempt, bounded timeouts;
+  and botocore's retries turned down to a single attempt, bounded timeouts, and
+  ``max_concurrency: 1`` (a whole-object read is one GET instead of HEAD + GET, and an
+  upload holds one part in memory at a time);
 - local: parent directories are created on write.
 
 A user's ``options`` win over these defaults (nested dicts are merged).
@@ -34,6 +36,11 @@ def default_options(protocol: str) -> dict[str, Any]:
     if protocol in S3_PROTOCOLS:
         return {
             "use_listings_cache": False,
+            # One request per whole-object read and bounded memory per upload: with
+            # s3fs's default (10), cat_file sends a HEAD before every GET (2 requests,
+            # ~2x boto3's latency on small objects) and put/pipe hold up to 10 parts of
+            # 50 MiB at once. Range reads of big objects lose s3fs's parallel GETs.
+            "max_concurrency": 1,
             "s3fs_retries": 1,
             "config_kwargs": {
                 "retries": {"max_attempts": 1, "mode": "standard"},

@@ -203,7 +203,7 @@ def _verify(setup: DemoSetup, show: Callable[[str], None]) -> bool:
 
 
 def _status(setup: DemoSetup, show: Callable[[str], None]) -> None:
-    code, text = _cli(["status", str(setup.policy)])
+    _, text = _cli(["status", str(setup.policy)])
     for line in text.rstrip().splitlines():
         show("  " + line)
 

@@ -11,7 +11,10 @@ callable that performs one backend call, the executor
 - for mutations in dual-write, runs primary and shadow concurrently and settles the
   outcome with the mode's rules (:mod:`router.modes`), journaling any divergence
   durably before returning;
-- records one metrics call per backend attempt.
+- records one metrics call per backend attempt (:mod:`router.metrics` says what each
+  outcome means) and, when :mod:`router.exporters.otel` instrumented the Router, a
+  tracing span per routed op with a child span per leg (``metrics.tracer``: None
+  otherwise, and then tracing costs one attribute read per op).
 
 The caller gets the primary's own exception type, with the other legs' failures added
 as notes.
@@ -29,7 +32,7 @@ from typing import Any, TypeVar
 from router.backends import BackendFS
 from router.errors import classify, translate
 from router.journal import Entry, Journal
-from router.metrics import Call, Metrics, Outcome
+from router.metrics import Metrics, OpTrace, Outcome
 from router.modes import Outcome as LegOutcome
 from router.modes import rules_for
 from router.plan import Decision, OpPlan, Role
@@ -39,6 +42,9 @@ __all__ = ["Deadline", "Executor", "LegFailure"]
 
 T = TypeVar("T")
 BackendCall = Callable[[BackendFS, str], T]
+
+_MUTATIONS = frozenset({Op.WRITE, Op.DELETE, Op.COPY, Op.MOVE})
+_now = time.perf_counter
 
 
 class Deadline:
@@ -105,26 +111,56 @@ class Executor:
         started: float,
         nbytes: int | None,
         key: str,
+        *,
+        trace: OpTrace | None = None,
     ) -> None:
-        if not self.metrics.enabled:
-            return
-        route = decision.route
-        self.metrics.record(
-            Call(
-                route=route.name,
-                prefix=route.metrics_prefix,
-                phase=decision.phase.name,
-                op=op.value,
-                backend=backend,
-                role=role.value,
-                outcome=outcome,
-                error_class=error_class.value if error_class is not None else None,
-                attempt=attempt,
-                duration_ms=(time.perf_counter() - started) * 1000.0,
-                bytes=nbytes,
-                key=key if route.keys_in_events else None,
+        """Record one backend call made outside :meth:`attempt` (the streaming writer).
+
+        ``started`` is its ``time.perf_counter()`` start. A failed primary leg of a
+        dual-write mutation is counted ``fallback`` when the op's fallback covers its
+        error class (the shadow's leg stands in), like :meth:`attempt` does.
+        """
+        if outcome == Outcome.FAIL and error_class is not None:
+            outcome = _mutation_failure(decision, op, role, error_class)
+        metrics = self.metrics
+        if metrics.enabled:
+            metrics.call(
+                decision,
+                op,
+                backend,
+                role,
+                outcome,
+                error_class,
+                attempt,
+                (_now() - started) * 1000.0,
+                nbytes,
+                key,
             )
-        )
+        tracer = metrics.tracer
+        if tracer is not None:
+            leg = tracer.start_leg(trace, decision, op, backend, role, key, started)
+            leg.end(outcome, error_class, attempt, nbytes, None)
+
+    def start_trace(self, decision: Decision, op: Op, key: str) -> OpTrace | None:
+        """A tracing span for an op run outside :meth:`call`/:meth:`mutate` (the
+        streaming writer), or None when not instrumented; end it with :meth:`end_trace`."""
+        tracer = self.metrics.tracer
+        return tracer.start_op(decision, op, key, current=False) if tracer is not None else None
+
+    @staticmethod
+    def end_trace(
+        trace: OpTrace | None,
+        error: BaseException | None = None,
+        *,
+        backend: str | None = None,
+    ) -> None:
+        """End a span from :meth:`start_trace` (``error``: the op failed with it)."""
+        if trace is None:
+            return
+        if error is None:
+            trace.end(Outcome.SUCCESS, backend=backend)
+        else:
+            trace.end(Outcome.FAIL, error_class=classify(error), error=error)
 
     def attempt(
         self,
@@ -138,69 +174,110 @@ class Executor:
         *,
         final_outcome: str = Outcome.FAIL,
         nbytes: Callable[[T], int | None] | None = None,
+        trace: OpTrace | None = None,
     ) -> T:
-        """Run ``fn`` on one backend with the op's retries; raise the translated error."""
+        """Run ``fn`` on one backend with the op's retries; raise the translated error.
+
+        Each attempt is recorded once: ``retry`` when another attempt follows, then
+        ``success``, or a final failure: ``fallback`` when another backend takes over
+        (``final_outcome=FALLBACK``: a later leg follows if the policy falls back on the
+        error class and the deadline allows; or the primary of a dual-write mutation
+        whose fallback covers the class), else ``fail``. ``trace`` is the op's span.
+        """
         plan = decision.phase.ops[op]
         target = self.backends[backend]
         path = target.path(key)
+        metrics = self.metrics
+        enabled = metrics.enabled
+        tracer = metrics.tracer
+        leg = (
+            tracer.start_leg(trace, decision, op, backend, role, key)
+            if tracer is not None
+            else None
+        )
         attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                result = fn(target, path)
-            except Exception as exc:
-                error_class = classify(exc)
-                delay = _backoff(plan, attempt)
-                if (
-                    error_class is ErrorClass.TRANSIENT
-                    and attempt <= plan.retries
-                    and deadline.allows(delay)
-                ):
-                    self._record(
+        try:
+            while True:
+                attempt += 1
+                started = _now() if enabled else 0.0
+                try:
+                    result = fn(target, path)
+                except Exception as exc:
+                    error_class = classify(exc)
+                    delay = _backoff(plan, attempt)
+                    if (
+                        error_class is ErrorClass.TRANSIENT
+                        and attempt <= plan.retries
+                        and deadline.allows(delay)
+                    ):
+                        if enabled:
+                            metrics.call(
+                                decision,
+                                op,
+                                backend,
+                                role,
+                                Outcome.RETRY,
+                                error_class,
+                                attempt,
+                                (_now() - started) * 1000.0,
+                                None,
+                                key,
+                            )
+                        if leg is not None:
+                            leg.retry(attempt, error_class)
+                        if delay > 0:
+                            time.sleep(delay)
+                        continue
+                    if final_outcome == Outcome.FALLBACK:
+                        outcome = (
+                            Outcome.FALLBACK
+                            if plan.falls_back(error_class) and deadline.allows(0)
+                            else Outcome.FAIL
+                        )
+                    else:
+                        outcome = _mutation_failure(decision, op, role, error_class)
+                    if enabled:
+                        metrics.call(
+                            decision,
+                            op,
+                            backend,
+                            role,
+                            outcome,
+                            error_class,
+                            attempt,
+                            (_now() - started) * 1000.0,
+                            None,
+                            key,
+                        )
+                    if leg is not None:
+                        leg.end(outcome, error_class, attempt, None, exc)
+                    translated = translate(exc, key)
+                    if translated is exc:
+                        raise
+                    raise translated from exc
+                if enabled:
+                    size = nbytes(result) if nbytes is not None else None
+                    metrics.call(
                         decision,
                         op,
                         backend,
                         role,
-                        Outcome.RETRY,
-                        error_class,
-                        attempt,
-                        started,
+                        Outcome.SUCCESS,
                         None,
+                        attempt,
+                        (_now() - started) * 1000.0,
+                        size,
                         key,
                     )
-                    if delay > 0:
-                        time.sleep(delay)
-                    continue
-                self._record(
-                    decision,
-                    op,
-                    backend,
-                    role,
-                    final_outcome,
-                    error_class,
-                    attempt,
-                    started,
-                    None,
-                    key,
-                )
-                translated = translate(exc, key)
-                if translated is exc:
-                    raise
-                raise translated from exc
-            self._record(
-                decision,
-                op,
-                backend,
-                role,
-                Outcome.SUCCESS,
-                None,
-                attempt,
-                started,
-                nbytes(result) if nbytes is not None else None,
-                key,
-            )
-            return result
+                    if leg is not None:
+                        leg.end(Outcome.SUCCESS, None, attempt, size, None)
+                elif leg is not None:
+                    size = nbytes(result) if nbytes is not None else None
+                    leg.end(Outcome.SUCCESS, None, attempt, size, None)
+                return result
+        finally:
+            if leg is not None:
+                leg.close()
 
     # -- reads and other single-answer ops -------------------------------------------
 
@@ -231,29 +308,42 @@ class Executor:
         deadline = Deadline(plan.deadline)
         legs = self.legs_for_read(decision, op, key)
         failures: list[LegFailure] = []
-        for index, (backend, role) in enumerate(legs):
-            last = index == len(legs) - 1
-            try:
-                result = self.attempt(
-                    decision,
-                    op,
-                    key,
-                    backend,
-                    role,
-                    fn,
-                    deadline,
-                    final_outcome=Outcome.FAIL if last else Outcome.FALLBACK,
-                    nbytes=nbytes,
-                )
-            except Exception as exc:
-                failure = LegFailure(backend, role, classify(exc), exc)
-                failures.append(failure)
-                if last or not plan.falls_back(failure.error_class) or not deadline.allows(0):
-                    error = _primary_error(failures)
-                    raise error from error.__cause__
-                continue
-            return result
-        raise AssertionError("unreachable: an op has at least one leg")
+        tracer = self.metrics.tracer
+        trace = tracer.start_op(decision, op, key) if tracer is not None else None
+        try:
+            for index, (backend, role) in enumerate(legs):
+                last = index == len(legs) - 1
+                try:
+                    result = self.attempt(
+                        decision,
+                        op,
+                        key,
+                        backend,
+                        role,
+                        fn,
+                        deadline,
+                        final_outcome=Outcome.FAIL if last else Outcome.FALLBACK,
+                        nbytes=nbytes,
+                        trace=trace,
+                    )
+                except Exception as exc:
+                    failure = LegFailure(backend, role, classify(exc), exc)
+                    failures.append(failure)
+                    if last or not plan.falls_back(failure.error_class) or not deadline.allows(0):
+                        error = _primary_error(failures)
+                        if trace is not None:
+                            trace.end(
+                                Outcome.FAIL, error_class=failures[0].error_class, error=error
+                            )
+                        raise error from error.__cause__
+                    continue
+                if trace is not None:
+                    trace.end(Outcome.SUCCESS, backend=backend)
+                return result
+            raise AssertionError("unreachable: an op has at least one leg")
+        finally:
+            if trace is not None:
+                trace.close()
 
     # -- mutations ---------------------------------------------------------------------
 
@@ -267,20 +357,46 @@ class Executor:
         stale_key: str | None = None,
     ) -> T:
         """Run a mutation on the legs the mode says, settle it, journal divergences."""
+        tracer = self.metrics.tracer
+        if tracer is None:
+            return self._mutate(decision, op, key, fn, stale_key, None)
+        trace = tracer.start_op(decision, op, key)
+        try:
+            result = self._mutate(decision, op, key, fn, stale_key, trace)
+        except Exception as exc:
+            trace.end(Outcome.FAIL, error_class=classify(exc), error=exc)
+            raise
+        else:
+            trace.end(Outcome.SUCCESS)  # reported "degraded" if settle() said so
+            return result
+        finally:
+            trace.close()  # ends the span only if nothing above did
+
+    def _mutate(
+        self,
+        decision: Decision,
+        op: Op,
+        key: str,
+        fn: BackendCall[T],
+        stale_key: str | None,
+        trace: OpTrace | None,
+    ) -> T:
         phase = decision.phase
         plan = phase.ops[op]
         rules = rules_for(phase.mode)
         deadline = Deadline(plan.deadline)
         if phase.shadow is None or not rules.mutates_shadow():
-            return self.attempt(decision, op, key, phase.primary, Role.PRIMARY, fn, deadline)
+            return self.attempt(
+                decision, op, key, phase.primary, Role.PRIMARY, fn, deadline, trace=trace
+            )
         shadow_future: Future[Any] = self.pool.submit(
-            self.attempt, decision, op, key, phase.shadow, Role.SHADOW, fn, deadline
+            self.attempt, decision, op, key, phase.shadow, Role.SHADOW, fn, deadline, trace=trace
         )
         primary_result: Any = None
         primary_failure: LegFailure | None = None
         try:
             primary_result = self.attempt(
-                decision, op, key, phase.primary, Role.PRIMARY, fn, deadline
+                decision, op, key, phase.primary, Role.PRIMARY, fn, deadline, trace=trace
             )
         except Exception as exc:
             primary_failure = LegFailure(phase.primary, Role.PRIMARY, classify(exc), exc)
@@ -297,6 +413,7 @@ class Executor:
             plan,
             (primary_result, primary_failure),
             (shadow_result, shadow_failure),
+            trace=trace,
         )
 
     def settle(
@@ -307,6 +424,8 @@ class Executor:
         plan: OpPlan,
         primary: tuple[Any, LegFailure | None],
         shadow: tuple[Any, LegFailure | None],
+        *,
+        trace: OpTrace | None = None,
     ) -> Any:
         """Apply the mode's acknowledgement rules to two legs' outcomes."""
         phase = decision.phase
@@ -335,6 +454,8 @@ class Executor:
                 error_class=failed.error_class if failed else ErrorClass.OTHER,
                 degraded=settlement.degraded,
             )
+            if trace is not None:
+                trace.divergence(degraded=settlement.degraded)
         if settlement.failed:
             failures = [f for f in (primary_failure, shadow_failure) if f is not None]
             raise _primary_error(failures)
@@ -364,24 +485,32 @@ class Executor:
                 phase=decision.phase.name,
             )
         )
-        self.metrics.count(f"{route.metrics_prefix}.divergence.{op.value}")
-        if degraded:
-            self.metrics.count(f"{route.metrics_prefix}.{op.value}.degraded")
-        self.metrics.emit(
-            "router.divergence",
-            {
-                "route": route.name,
-                "phase": decision.phase.name,
-                "op": op.value,
-                "truth": truth,
-                "stale": stale,
-                "error_class": error_class.value,
-                "degraded": degraded,
-                "key": key if route.keys_in_events else None,
-                "entry": entry.id,
-            },
+        self.metrics.divergence(
+            decision,
+            op.value,
+            key,
+            truth=truth,
+            stale=stale,
+            error_class=error_class.value,
+            degraded=degraded,
+            entry=entry.id,
         )
         return entry
+
+
+def _mutation_failure(decision: Decision, op: Op, role: Role, error_class: ErrorClass) -> str:
+    """The outcome of a leg's final failure when no later leg follows it in turn:
+    ``fallback`` for the primary of a dual-write mutation whose fallback covers the
+    error class (the shadow's concurrent leg stands in), ``fail`` otherwise."""
+    if (
+        role is Role.PRIMARY
+        and op in _MUTATIONS
+        and decision.phase.writes_shadow
+        and decision.phase.shadow is not None
+        and decision.phase.ops[op].falls_back(error_class)
+    ):
+        return Outcome.FALLBACK
+    return Outcome.FAIL
 
 
 def _backoff(plan: OpPlan, attempt: int) -> float:

@@ -362,6 +362,8 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         """Write a whole object (to both sides in dual-write, concurrently)."""
         state = self._state
         key, decision = self._decide(state, path)
+        if mode == "create" and self.exists(key):
+            raise FileExistsError(key)
         data = bytes(value)
 
         def write(b: BackendFS, p: str) -> None:
@@ -370,10 +372,10 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
             sink = open_sink(b, p)
             try:
                 sink.write(data)
+                sink.commit()
             except BaseException:
                 sink.abort()
                 raise
-            sink.commit()
 
         state.executor.mutate(decision, Op.WRITE, key, write)
 
@@ -406,23 +408,16 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         state.executor.mutate(decision, Op.DELETE, key, rmdir)
 
     def rm_file(self, path: str, **kwargs: Any) -> None:
-        """Delete one key on each side; a key already gone on one side is fine there."""
+        """Delete one key on each side. Idempotent, like S3's DELETE: a key already gone
+        (on one side or on all) is not an error, so a retried delete never fails."""
         state = self._state
         key, decision = self._decide(state, path)
-        gone: list[str] = []
 
         def delete(b: BackendFS, p: str) -> None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 b.fs.rm_file(p)
-            except FileNotFoundError:
-                gone.append(b.name)
 
         state.executor.mutate(decision, Op.DELETE, key, delete)
-        legs = (
-            decision.phase.backends if decision.phase.writes_shadow else decision.phase.backends[:1]
-        )
-        if len(gone) == len(legs):
-            raise FileNotFoundError(key)
         phase = decision.phase
         if phase.shadow is not None and not phase.writes_shadow:
             self._tombstone(state, decision, key)

@@ -3,9 +3,14 @@
 - Local: a temp file in the target's directory, fsynced, ``os.replace``-d over the
   target and the directory fsynced; a reader sees the old or the new file, never a
   truncated one, and an aborted write leaves nothing behind.
-- Other fsspec filesystems (S3...): the filesystem's own writer; ``abort`` discards it
-  (s3fs aborts the multipart upload) and marks it closed, so fsspec's ``__exit__``/
-  ``__del__`` cannot publish a truncated object.
+- Object stores (S3, GCS, Azure), which publish an object only when its writer closes:
+  the filesystem's own writer; ``abort`` discards it (s3fs aborts the multipart upload)
+  and marks it closed, so fsspec's ``__exit__``/``__del__`` cannot publish a truncated
+  object.
+- Any other fsspec filesystem (``memory://``, or a local directory behind a wrapper such
+  as :class:`router.testing.FaultyFileSystem`), whose writer makes the file visible as
+  soon as it is opened: the filesystem's own writer on a temp path next to the target,
+  moved over the target by ``commit`` and removed by ``abort``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Protocol
 
 from router.backends import BackendFS
 
-__all__ = ["TEMP_MARKER", "Sink", "open_sink"]
+__all__ = ["OBJECT_STORES", "TEMP_MARKER", "Sink", "open_sink", "temp_path"]
 
 TEMP_MARKER = ".router-tmp-"
 WRITE_BLOCK = 8 * 2**20
@@ -43,12 +48,12 @@ class LocalSink:
     """Temp file + fsync + rename + directory fsync."""
 
     def __init__(self, path: str, *, fsync: bool = True) -> None:
-        directory, _, name = path.rpartition("/")
+        directory = path.rpartition("/")[0]
         self.path = path
         self.directory = directory or "."
         self.fsync = fsync
         os.makedirs(self.directory, exist_ok=True)
-        self.tmp = f"{self.directory}/.{name[:80]}{TEMP_MARKER}{secrets.token_hex(6)}"
+        self.tmp = temp_path(path) if directory else f"./{temp_path(path)}"
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
 
     def write(self, data: bytes | memoryview) -> int:
@@ -92,23 +97,42 @@ class LocalSink:
             os.unlink(self.tmp)
 
 
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+"""Protocols whose writers publish nothing until ``close``."""
+
+
+def temp_path(path: str) -> str:
+    """A hidden sibling of ``path`` for an unpublished write (names carry TEMP_MARKER)."""
+    directory, _, name = path.rpartition("/")
+    hidden = f".{name[:80]}{TEMP_MARKER}{secrets.token_hex(6)}"
+    return f"{directory}/{hidden}" if directory else hidden
+
+
 class FsspecSink:
-    """The filesystem's own buffered writer, discardable."""
+    """The filesystem's own buffered writer, discardable; on filesystems that show a file
+    while it is written, it writes a temp path and moves it over the target on commit."""
 
     def __init__(self, backend: BackendFS, path: str) -> None:
+        self.fs = backend.fs
+        self.path = path
+        publishes_on_close = backend.protocol in OBJECT_STORES
+        self.tmp: str | None = None if publishes_on_close else temp_path(path)
         kwargs = {"block_size": WRITE_BLOCK} if backend.is_s3 else {}
-        self.file = backend.fs.open(path, "wb", **kwargs)
+        self.file = self.fs.open(self.tmp or path, "wb", **kwargs)
 
     def write(self, data: bytes | memoryview) -> int:
         """Append ``data``."""
         return int(self.file.write(data))
 
     def commit(self) -> None:
-        """Close the file, which publishes it."""
+        """Close the file, which publishes it (or move the temp file over the target)."""
         self.file.close()
+        if self.tmp is not None:
+            self.fs.mv(self.tmp, self.path)
+            self.tmp = None
 
     def abort(self) -> None:
-        """Discard the buffered/multipart data without publishing."""
+        """Discard the buffered/multipart data (and the temp file) without publishing."""
         discard = getattr(self.file, "discard", None)
         try:
             if callable(discard):
@@ -117,6 +141,10 @@ class FsspecSink:
             # fsspec's close()/__del__ would flush and publish: mark it closed instead.
             with contextlib.suppress(AttributeError):
                 self.file.closed = True
+            if self.tmp is not None:
+                tmp, self.tmp = self.tmp, None
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(tmp)
 
 
 def open_sink(backend: BackendFS, path: str) -> Sink:

@@ -42,31 +42,49 @@ class Capture:
     """What :func:`capture_metrics` saw: counter increments and events, in order."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    """Counter name (``cert.s3.write.fail``) → increments inside the block."""
     events: list[dict[str, Any]] = field(default_factory=list)
+    """Each event as a dict: its name under ``"event"``, then its fields."""
 
     def named(self, event: str) -> list[dict[str, Any]]:
         """The events called ``event`` (``router.op``, ``router.divergence``...)."""
         return [e for e in self.events if e["event"] == event]
+
+    def ops(self, **fields: Any) -> list[dict[str, Any]]:
+        """The ``router.op`` events whose fields equal ``fields`` (``backend="s3"``...)."""
+        return [
+            e
+            for e in self.events
+            if e["event"] == "router.op" and all(e.get(k) == v for k, v in fields.items())
+        ]
+
+
+class _CaptureListener:
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+        self.lock = threading.Lock()
+
+    def on_event(self, event: str, fields: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.capture.events.append({"event": event, **fields})
+
+    def on_count(self, name: str, n: int) -> None:
+        with self.lock:
+            self.capture.counts[name] += n
 
 
 @contextlib.contextmanager
 def capture_metrics() -> Iterator[Capture]:
     """Capture every Router's events and counter bumps in this process, in the block.
 
-    ``counts`` maps counter names (``cert.s3.write.fail``) to how often they were bumped
-    by backend calls inside the block; ``events`` holds each event as a dict with its
-    name under ``"event"``.
+    ``counts`` maps counter names (``cert.s3.write.fail``, ``cert.divergence.write``)
+    to how often they were bumped inside the block; ``events`` holds each event as a
+    dict with its name under ``"event"``. Real recording, no mocks: the Routers' own
+    registries (``fs.metrics``) count as usual. A Router built with ``metrics=False``
+    records nothing, so nothing is captured from it.
     """
     capture = Capture()
-    lock = threading.Lock()
-
-    def listener(event: str, fields: Mapping[str, Any]) -> None:
-        with lock:
-            capture.events.append({"event": event, **fields})
-            counter = fields.get("counter")
-            if isinstance(counter, str):
-                capture.counts[counter] += 1
-
+    listener = _CaptureListener(capture)
     _metrics.add_listener(listener)
     try:
         yield capture

@@ -41,9 +41,18 @@ def check(policy: Policy) -> list[Problem]:
         base: Path = ("backends", name)
         if not _NAME.match(name):
             problems.append((base, f"backend name {name!r} may use only letters, digits, _ . -"))
-        problems.extend((base + sub, msg) for sub, msg in _check_endpoint(backend.options))
-        if not backend.allow_private_endpoint and _is_link_local(urlsplit(backend.url).hostname):
+        host, bad_url = _hostname(backend.url)
+        if bad_url:
+            problems.append(((*base, "url"), bad_url))
+        elif not backend.allow_private_endpoint and _is_link_local(host):
             problems.append(((*base, "url"), _LINK_LOCAL))
+        problems.extend(
+            (base + sub, msg)
+            for sub, msg in _check_endpoint(backend.options, backend.allow_private_endpoint)
+        )
+    _, bad_journal = _hostname(policy.journal.url)
+    if bad_journal:
+        problems.append((("journal", "url"), bad_journal))
     if not policy.routes:
         problems.append((("routes",), "a policy needs at least one route"))
     seen_prefixes: dict[str, str] = {}
@@ -77,7 +86,15 @@ def _is_link_local(host: str | None) -> bool:
     return address.is_link_local
 
 
-def _check_endpoint(options: dict[str, object]) -> list[Problem]:
+def _hostname(url: str) -> tuple[str | None, str]:
+    """The URL's host, or an explanation of why ``url`` cannot be parsed."""
+    try:
+        return urlsplit(url).hostname, ""
+    except ValueError as exc:
+        return None, f"{url!r} is not a valid URL ({exc})"
+
+
+def _check_endpoint(options: dict[str, object], allow_private: bool) -> list[Problem]:
     problems: list[Problem] = []
     candidates: list[tuple[Path, object]] = [
         (("options", "endpoint_url"), options.get("endpoint_url"))
@@ -88,7 +105,12 @@ def _check_endpoint(options: dict[str, object]) -> list[Problem]:
             (("options", "client_kwargs", "endpoint_url"), client_kwargs.get("endpoint_url"))
         )
     for path, value in candidates:
-        if isinstance(value, str) and value and _is_link_local(urlsplit(value).hostname):
+        if not isinstance(value, str) or not value:
+            continue
+        host, bad_url = _hostname(value)
+        if bad_url:
+            problems.append((path, bad_url))
+        elif not allow_private and _is_link_local(host):
             problems.append((path, _LINK_LOCAL))
     return problems
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from router.policy.yamlload import Path
 
-__all__ = ["InterpolationError", "Interpolated", "expand", "interpolate"]
+__all__ = ["Interpolated", "InterpolationError", "expand", "interpolate"]
 
 _REFERENCE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
 

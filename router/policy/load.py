@@ -237,10 +237,9 @@ class _Build:
                 return self.where.values[prefix], None
         return None, None
 
-    def problem(
-        self, path: Path, message: str, *, at: Path | None = None, key: bool = False
-    ) -> PolicyProblem:
-        position, variable = self.position(path if at is None else at, key=key)
+    def problem(self, path: Path, message: str, *, key: bool = False) -> PolicyProblem:
+        """A problem at ``path``, located in the file or at its variable."""
+        position, variable = self.position(path, key=key)
         line, column = position if position is not None else (None, None)
         return PolicyProblem(self.source, dotted(path), message, line, column, variable)
 
@@ -381,6 +380,9 @@ class _Build:
             return f"unsupported version {_describe(value)}; only version 1 exists"
         if kind == "value_error":
             return text.removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch":
+            pattern = (error.get("ctx") or {}).get("pattern", "")
+            return f"{_describe(value)} does not match the pattern {pattern}"
         if kind == "string_too_short":
             return "must not be empty"
         if kind in _EXPECTED:

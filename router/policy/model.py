@@ -8,6 +8,7 @@ that every problem of a file is reported at once with its own location.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -83,13 +84,18 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         if value == 0:
             return 0.0
+        if not math.isfinite(value):
+            raise ValueError("a duration is a finite number and a unit, such as 50ms or 2s")
         raise ValueError(f"a duration needs a unit: write {value}s or {value}ms")
     if not isinstance(value, str):
         raise ValueError("a duration is a string such as 50ms or 2s")
     match = _DURATION.match(value)
     if match is None:
         raise ValueError(f"{value!r} is not a duration; use a number and a unit: us, ms, s, m, h")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration {value[:20]!r}... is too long")
+    return seconds
 
 
 def _format_duration(seconds: float) -> str:
