@@ -14,6 +14,12 @@ Output (``--format text``, the default), one line per file or problem, in order:
 "problems": [{"source", "line", "column", "path", "variable", "message"}], "error"}]}``
 where ``error`` is set (and ``problems`` empty) for a file that could not be read.
 
+With ``--against CURRENT``, each valid FILE is also checked as a flip from the CURRENT
+policy (the one in force): if it would stop writing to, or reading from, a backend that
+still holds unrepaired divergences in CURRENT's journal, that is a problem of FILE
+(``FILE: routes.R: the new policy would stop writing to backend 'b', ...``) unless FILE
+sets ``force: true`` on the route. This is the CI gate for policy changes.
+
 Exit codes: 0 every file is a valid policy; 1 at least one is invalid (whatever its
 content: not YAML, binary, too large, wrong shape, incoherent); 2 a usage error:
 bad arguments, or a FILE that cannot be read at all (missing, a directory, no
@@ -30,7 +36,10 @@ import os
 from typing import Any, TextIO
 
 from router.errors import PolicyError
-from router.policy.load import load_policy
+from router.flips import flip_risks
+from router.journal import journal_for
+from router.plan import compile_policy
+from router.policy.load import LoadedPolicy, load_policy
 
 NAME = "validate"
 
@@ -49,6 +58,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
+    parser.add_argument(
+        "--against",
+        metavar="CURRENT",
+        help="also refuse FILEs that would unsafely flip away from the CURRENT policy",
+    )
 
 
 def _unreadable(name: str, exc: OSError) -> str:
@@ -61,11 +75,40 @@ def _unreadable(name: str, exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def validate_one(name: str) -> dict[str, Any]:
+def _flip_problems(name: str, new: LoadedPolicy, current: LoadedPolicy) -> list[dict[str, Any]]:
+    journal = journal_for(current.policy.journal.url, current.source)
+    risks = flip_risks(
+        compile_policy(current.policy), compile_policy(new.policy), journal.pending_by_backend()
+    )
+    return [
+        {
+            "source": name,
+            "line": None,
+            "column": None,
+            "path": f"routes.{risk.route}",
+            "variable": None,
+            "message": (
+                f"the new policy would {risk.change} backend {risk.backend!r}, which has "
+                f"{risk.pending} unrepaired divergence(s) in {journal.root}; run `router repair` "
+                f"first, or set force: true on the route"
+            ),
+        }
+        for risk in risks
+        if not risk.forced
+    ]
+
+
+def validate_one(name: str, current: LoadedPolicy | None = None) -> dict[str, Any]:
     """The report row for one file: ``ok``, its ``problems`` or an ``error`` (unreadable)."""
     row: dict[str, Any] = {"file": name, "ok": False, "problems": [], "error": None}
     try:
-        load_policy(name)
+        loaded = load_policy(name)
+        if current is not None:
+            flips = _flip_problems(name, loaded, current)
+            if flips:
+                row["problems"] = flips
+                row["lines"] = [f"{name}: {p['path']}: {p['message']}" for p in flips]
+                return row
     except PolicyError as exc:
         row["problems"] = [problem.as_dict() for problem in exc.problems]
         row["lines"] = [str(problem) for problem in exc.problems]
@@ -91,9 +134,21 @@ def validate_one(name: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Validate each file; 0 all valid, 1 any invalid, 2 any unreadable."""
+    current: LoadedPolicy | None = None
+    if args.against is not None:
+        try:
+            current = load_policy(args.against)
+        except OSError as exc:
+            print(f"error: --against {args.against}: {_unreadable(args.against, exc)}", file=err)
+            return EXIT_USAGE
+        except PolicyError as exc:
+            print(f"error: --against {args.against} is not a valid policy:", file=err)
+            for problem in exc.problems:
+                print(f"  {problem}", file=err)
+            return EXIT_USAGE
     rows = []
     for name in args.files:
-        row = validate_one(os.fspath(name))
+        row = validate_one(os.fspath(name), current)
         rows.append(row)
         if args.format != "text":
             continue

@@ -82,3 +82,30 @@ def test_status_of_invalid_policy_exits_1(tmp_path: Path) -> None:
     assert code == 1
     assert "bad.yaml:1:" in err
     assert "Traceback" not in err
+
+
+def test_validate_against_gates_unsafe_flip(tmp_path: Path) -> None:
+    """validate --against refuses a flip that drops a backend with divergences, and allows it forced."""
+    current = tmp_path / "current.yaml"
+    body = (
+        "version: 1\n"
+        "backends:\n"
+        f"  a: {{url: 'file://{tmp_path}/a'}}\n"
+        f"  b: {{url: 'file://{tmp_path}/b'}}\n"
+        "journal: {url: 'file://journal'}\n"
+        "routes:\n"
+        "  media: {prefix: media/, primary: a, shadow: b, mode: dual-write%s}\n"
+    )
+    current.write_text(body % "", encoding="utf-8")
+    with Router.from_file(current) as fs, inject_faults(fs, "b", Fault("write", times=1)):
+        fs.pipe_file("media/1", b"1")
+    nxt = tmp_path / "next.yaml"
+    nxt.write_text(body.replace(", shadow: b, mode: dual-write%s", "%s") % "", encoding="utf-8")
+    code, out, _ = run("validate", "--against", str(current), str(nxt))
+    assert code == 1
+    assert "would stop writing to backend 'b', which has 1 unrepaired divergence(s)" in out
+    nxt.write_text(
+        body.replace(", shadow: b, mode: dual-write%s", "%s") % ", force: true", encoding="utf-8"
+    )
+    code, out, _ = run("validate", "--against", str(current), str(nxt))
+    assert (code, out.strip()) == (0, f"{nxt}: ok")
