@@ -1,0 +1,1 @@
+"""A Django app whose certificates are stored through the router."""

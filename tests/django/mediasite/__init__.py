@@ -1,0 +1,1 @@
+"""The Django test project of the RouterStorage tests."""
