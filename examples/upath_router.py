@@ -4,12 +4,9 @@ Run it (no network; everything lives in a temp directory removed at the end)::
 
     python examples/upath_router.py
 
-UPath works with any fsspec protocol, but for one it has no implementation of its own
-it warns (``UPath 'router' filesystem not explicitly implemented``) and, unless the
-fsspec class was already imported, warns again about the flavour. Two lines avoid
-both: import the filesystem class through fsspec, and register a ``UPath`` subclass
-for the ``router`` protocol (see ``register_router_path`` below). The policy is passed
-as a keyword argument, like any fsspec storage option.
+storage-router registers ``router.contrib.upath.RouterPath`` with universal_pathlib
+(an entry point), so ``UPath("router://...")`` just works once it is installed. The
+policy is passed as a keyword argument, like any fsspec storage option.
 """
 
 from __future__ import annotations
@@ -20,19 +17,6 @@ from pathlib import Path
 
 import fsspec
 from upath import UPath
-from upath.registry import register_implementation
-
-
-class RouterPath(UPath):
-    """UPath for ``router://`` keys (the router's keys are relative: no leading ``/``)."""
-
-    __slots__ = ()
-
-
-def register_router_path() -> None:
-    """Make ``UPath("router://...")`` build a :class:`RouterPath`, without warnings."""
-    fsspec.get_filesystem_class("router")  # UPath takes the path rules from the class
-    register_implementation("router", RouterPath, clobber=True)
 
 
 def write_policy(directory: Path) -> Path:
@@ -62,7 +46,6 @@ def write_policy(directory: Path) -> Path:
 
 def main() -> None:
     """Create, read, list, glob and delete files as UPath objects."""
-    register_router_path()
     with tempfile.TemporaryDirectory(prefix="router-upath-") as tmp:
         policy = str(write_policy(Path(tmp)))
         root = UPath("router://certificates", policy=policy)
