@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "router.migrate": 8,
     "router.contrib": 8,
     "router.exporters": 8,
-    "router.demo": 8,
+    "router.demo": 9,
     "router.cli": 9,
     "router": 10,
 }
