@@ -152,7 +152,9 @@ class Journal:
         """Routes that have a journal directory."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def entries(self, route: str | None = None) -> Iterator[Entry]:
         """Pending entries, oldest first within each route."""
