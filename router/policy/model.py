@@ -73,8 +73,8 @@ class ErrorClass(StrEnum):
     ANY = "any"
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)\s*$")
-_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: object) -> float:
@@ -91,7 +91,9 @@ def parse_duration(value: object) -> float:
         raise ValueError("a duration is a string such as 50ms or 2s")
     match = _DURATION.match(value)
     if match is None:
-        raise ValueError(f"{value!r} is not a duration; use a number and a unit: us, ms, s, m, h")
+        raise ValueError(
+            f"{value!r} is not a duration; use a number and a unit: us, ms, s, m, h, d"
+        )
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if not math.isfinite(seconds):
         raise ValueError(f"duration {value[:20]!r}... is too long")
@@ -145,6 +147,11 @@ class Backend(_Frozen):
     url: str = Field(min_length=1, description="fsspec URL; its path is the backend's root")
     options: dict[str, Any] = Field(
         default_factory=dict, description="keyword arguments for the fsspec filesystem"
+    )
+    max_url_expiry: Duration = Field(
+        default=7 * 24 * 3600.0,
+        le=7 * 24 * 3600.0,
+        description="cap on presigned URL lifetime (at most 7d, S3's own limit)",
     )
     allow_private_endpoint: bool = Field(
         default=False,
