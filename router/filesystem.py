@@ -29,6 +29,7 @@ from router.metrics import Metrics
 from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
 from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
 from router.policy.model import Op
+from router.sinks import TEMP_MARKER
 from router.writer import RouterWriter
 
 __all__ = ["MAX_URL_EXPIRY", "Router"]
@@ -36,6 +37,35 @@ __all__ = ["MAX_URL_EXPIRY", "Router"]
 MAX_URL_EXPIRY = 7 * 24 * 3600
 DEFAULT_URL_EXPIRY = 3600
 COPY_CHUNK = 4 * 2**20
+
+
+class _KeyLocks:
+    """One lock per key being mutated: mutations of a key run one at a time in this
+    process, so both sides of a dual-write apply them in the same order (two threads
+    writing and deleting one key can never leave primary and shadow disagreeing without
+    a journaled divergence). Locks exist only while held or awaited."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock for the block."""
+        with self._guard:
+            entry = self._locks.get(key)
+            if entry is None:
+                entry = self._locks[key] = (threading.Lock(), [0])
+            entry[1][0] += 1
+        lock, users = entry
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +106,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         self.metrics = Metrics(enabled=metrics)
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="router")
         self._lock = threading.Lock()
+        self._key_locks = _KeyLocks()
         self._state = self._build(loaded)
         self._closed = False
         self._watcher: Any = None
@@ -236,7 +267,9 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         if mode in ("wb", "xb"):
             if mode == "xb" and self.exists(key):
                 raise FileExistsError(key)
-            return RouterWriter(state.executor, decision, key)
+            return RouterWriter(
+                state.executor, decision, key, guard=lambda: self._key_locks.hold(key)
+            )
         raise ValueError(f"mode {mode!r} is not supported by the router; use 'rb' or 'wb'")
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
@@ -247,31 +280,48 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         return self._open(path, mode, **kwargs)
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        """Info of a key or directory, names in the router's namespace."""
+        """Info of a key or directory, names in the router's namespace.
+
+        ``certificates`` is looked up on its own route (here ``default``) and, when that
+        has nothing, as the directory of the route ``certificates/``; the directories of
+        route prefixes always exist (``ls("")`` shows them).
+        """
         state = self._state
         key = normalize_key(self._strip_protocol(path))
-        decision = route_key(state.plan, key) if key else None
-        if decision is not None:
-            served: list[str] = []
+        if not key:
+            return {"name": "", "size": 0, "type": "directory"}
+        plan = state.plan
+        decisions = [route_key(plan, key)]
+        as_directory = route_key(plan, f"{key}/")
+        if as_directory is not None and (
+            decisions[0] is None or as_directory.route is not decisions[0].route
+        ):
+            decisions.append(as_directory)
+        served: list[str] = []  # the backend that answered is the last one asked
 
-            def one(b: BackendFS, p: str) -> dict[str, Any]:
-                served.append(b.name)
-                return dict(b.fs.info(p, **kwargs))
+        def one(b: BackendFS, p: str) -> dict[str, Any]:
+            served.append(b.name)
+            return dict(b.fs.info(p, **kwargs))
 
+        missing: FileNotFoundError | None = None
+        for decision in decisions:
+            if decision is None:
+                continue
             try:
                 info = state.executor.call(decision, Op.INFO, key, one)
-                return self._info_out(state, served[-1], info)
-            except FileNotFoundError:
-                if not self._is_route_ancestor(state.plan, key):
-                    raise
-        elif key and not self._is_route_ancestor(state.plan, key):
-            raise FileNotFoundError(key)
-        return {"name": key, "size": 0, "type": "directory"}
+            except FileNotFoundError as exc:
+                missing = missing or exc
+                continue
+            return self._info_out(state, served[-1], info)
+        if self._is_route_directory(plan, key):
+            return {"name": key, "size": 0, "type": "directory"}
+        raise missing or FileNotFoundError(key)
 
     @staticmethod
-    def _is_route_ancestor(plan: Plan, key: str) -> bool:
-        base = f"{key}/" if key else ""
-        return any(r.prefix.startswith(base) and r.prefix != base for r in plan.routes.values())
+    def _is_route_directory(plan: Plan, key: str) -> bool:
+        """Whether ``key`` is a route prefix's directory or one of its ancestors."""
+        base = f"{key}/"
+        return any(r.prefix.startswith(base) for r in plan.routes.values())
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         """Whether the key exists; transient errors are raised, not reported as absent."""
@@ -333,7 +383,11 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
                 entries = b.fs.ls(p, detail=True)
             except FileNotFoundError:
                 return []
-            return [self._info_out(state, b.name, dict(e)) for e in entries]
+            return [
+                self._info_out(state, b.name, dict(e))
+                for e in entries
+                if TEMP_MARKER not in e["name"].rpartition("/")[2]  # a write in flight
+            ]
 
         merged = {e["name"]: e for e in executor.call(decision, Op.LIST, directory, listing)}
         extra: list[tuple[Decision, str, Role]] = []
@@ -377,7 +431,8 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
                 sink.abort()
                 raise
 
-        state.executor.mutate(decision, Op.WRITE, key, write)
+        with self._key_locks.hold(key):
+            state.executor.mutate(decision, Op.WRITE, key, write)
 
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         """Create an empty object (or leave an existing one when ``truncate=False``)."""
@@ -417,18 +472,26 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
             with contextlib.suppress(FileNotFoundError):
                 b.fs.rm_file(p)
 
-        state.executor.mutate(decision, Op.DELETE, key, delete)
-        phase = decision.phase
-        if phase.shadow is not None and not phase.writes_shadow:
-            self._tombstone(state, decision, key)
+        with self._key_locks.hold(key):
+            state.executor.mutate(decision, Op.DELETE, key, delete)
+            phase = decision.phase
+            if phase.shadow is not None and not phase.writes_shadow:
+                self._tombstone(state, decision, key)
 
     def _tombstone(self, state: _State, decision: Decision, key: str) -> None:
         """read-primary: the shadow still holds a deleted key; journal it so it is never served."""
         shadow = decision.phase.shadow
         assert shadow is not None
-        backend = state.backends[shadow]
         try:
-            held = backend.fs.exists(backend.path(key))
+            held = state.executor.attempt(
+                decision,
+                Op.INFO,
+                key,
+                shadow,
+                Role.SHADOW,
+                lambda b, p: bool(b.fs.exists(p)),
+                Deadline(None),
+            )
         except Exception:  # unknown: assume it may be there
             held = True
         if held:
@@ -463,9 +526,15 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         if self.isdir(src):
             self.mkdir(dst)
             return
-        if d1.route is d2.route and d1.phase is d2.phase:
+        native = d1.route is d2.route and d1.phase is d2.phase
+        if native and (d2.phase.shadow is None or d2.phase.writes_shadow):
+            # each side copies its own object; read-primary streams instead, so that a key
+            # only the read-only shadow holds is copied from there to the primary
             src_paths = {name: b.path(src) for name, b in state.backends.items()}
-            state.executor.mutate(d2, Op.COPY, dst, lambda b, p: b.fs.cp_file(src_paths[b.name], p))
+            with self._key_locks.hold(dst):
+                state.executor.mutate(
+                    d2, Op.COPY, dst, lambda b, p: b.fs.cp_file(src_paths[b.name], p)
+                )
             return
         with self.open(src, "rb") as source, self.open(dst, "wb") as target:
             while chunk := source.read(COPY_CHUNK):

@@ -2,10 +2,11 @@
 
 The source is read once. In a single-backend phase, chunks go straight to the
 backend's all-or-nothing sink. In dual-write, the caller's thread writes the primary
-and a pool thread writes the shadow from a :class:`SpillQueue`: up to
-``memory_limit`` bytes wait in RAM, anything beyond is appended to an unlinked temp
-file, so a slow side costs disk, never unbounded memory, and the caller pays the
-slower side only at ``close()``.
+and a thread of the writer's own (not one of the Router's pool, which callers holding
+many open writers could otherwise exhaust while their other ops wait on it) writes the
+shadow from a :class:`SpillQueue`: up to ``memory_limit`` bytes wait in RAM, anything
+beyond is appended to an unlinked temp file, so a slow side costs disk, never unbounded
+memory, and the caller pays the slower side only at ``close()``.
 
 Nothing is published unless ``close()`` is reached without an exception: an exception
 inside ``with router.open(p, "wb")`` aborts both sides.
@@ -21,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any
 
 from router.backends import BackendFS
@@ -47,12 +48,15 @@ class SpillQueue:
         self._file: Any = None
         self._file_end = 0
         self._closed = False
+        self._disposed = False
         self._cond = threading.Condition()
         self.spilled_bytes = 0
 
     def put(self, data: bytes) -> None:
-        """Append a chunk (never blocks for long: spills instead)."""
+        """Append a chunk (never blocks for long: spills instead); dropped once disposed."""
         with self._cond:
+            if self._disposed:
+                return
             if self._in_memory + len(data) <= self.memory_limit:
                 self._items.append(data)
                 self._in_memory += len(data)
@@ -97,6 +101,7 @@ class SpillQueue:
             self._items.clear()
             self._in_memory = 0
             self._closed = True
+            self._disposed = True
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -137,14 +142,25 @@ class _Leg:
 class RouterWriter(io.RawIOBase):
     """A write-only binary file over one or two all-or-nothing sinks."""
 
-    def __init__(self, executor: Executor, decision: Decision, key: str) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        decision: Decision,
+        key: str,
+        *,
+        guard: Callable[[], AbstractContextManager[object]] | None = None,
+    ) -> None:
+        """``guard``: held while the sides publish and the write settles (the Router's
+        per-key lock, so concurrent mutations of one key reach both sides in order)."""
         super().__init__()
+        self._guard = guard or contextlib.nullcontext
         self.executor = executor
         self.decision = decision
         self.key = key
         self.path = key
         phase = decision.phase
         backends = executor.backends
+        self._trace = executor.start_trace(decision, Op.WRITE, key)
         self._primary = _Leg(
             backends[phase.primary], Role.PRIMARY, backends[phase.primary].path(key)
         )
@@ -153,14 +169,21 @@ class RouterWriter(io.RawIOBase):
                 self._primary, "sink", open_sink(self._primary.backend, self._primary.path)
             )
         )
+        self._reported = False
         self._shadow: _Leg | None = None
         self._queue: SpillQueue | None = None
-        self._future: Future[None] | None = None
+        self._drainer: threading.Thread | None = None
         if phase.shadow is not None and phase.writes_shadow:
             shadow = _Leg(backends[phase.shadow], Role.SHADOW, backends[phase.shadow].path(key))
             self._shadow = shadow
             self._queue = SpillQueue()
-            self._future = executor.pool.submit(self._drain, shadow, self._queue)
+            self._drainer = threading.Thread(
+                target=self._drain,
+                args=(shadow, self._queue),
+                name=f"router-writer-{phase.shadow}",
+                daemon=True,
+            )
+            self._drainer.start()
         if self._shadow is None and self._primary.failure is not None:
             self._report()
 
@@ -218,10 +241,12 @@ class RouterWriter(io.RawIOBase):
     def _abort(self) -> None:
         self._primary.fail(RuntimeError("aborted"))
         if self._shadow is not None and self._queue is not None:
-            self._shadow.fail(RuntimeError("aborted"))
+            # Stop the drain thread first, then abort its sink: never abort a sink while
+            # another thread may still be opening or writing it.
             self._queue.dispose()
-            if self._future is not None:
-                self._future.result()
+            if self._drainer is not None:
+                self._drainer.join()
+            self._shadow.fail(RuntimeError("aborted"))
 
     def close(self) -> None:
         """Publish on every side that succeeded, then settle like any mutation."""
@@ -239,6 +264,8 @@ class RouterWriter(io.RawIOBase):
         try:
             self._abort()
         finally:
+            if self._trace is not None and not self._reported:
+                self._trace.close()
             super().close()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -254,22 +281,26 @@ class RouterWriter(io.RawIOBase):
                 self.discard()
 
     def _finish(self) -> None:
+        if self._reported:  # a write() already settled the failure of every side
+            return
         primary = self._primary
-        if primary.sink is not None:
-            sink = primary.sink
-            primary.run(sink.commit)
-        if self._shadow is not None and self._queue is not None and self._future is not None:
+        shadow = self._shadow
+        if shadow is not None and self._queue is not None and self._drainer is not None:
             self._queue.close()
-            self._future.result()
-            shadow = self._shadow
-            if shadow.failure is None and shadow.sink is not None:
+            self._drainer.join()  # the shadow has every byte; nothing is published yet
+            self._queue.dispose()
+        with self._guard():
+            if primary.sink is not None:
+                sink = primary.sink
+                primary.run(sink.commit)
+            if shadow is not None and shadow.failure is None and shadow.sink is not None:
                 shadow_sink = shadow.sink
                 shadow.run(shadow_sink.commit)
-            self._queue.dispose()
-        self._report()
+            self._report()
 
     def _report(self) -> None:
-        """Record each leg as one backend call, then settle the write."""
+        """Record each leg as one backend call, then settle the write (once)."""
+        self._reported = True
         ex = self.executor
         legs = [leg for leg in (self._primary, self._shadow) if leg is not None]
         for leg in legs:
@@ -285,17 +316,24 @@ class RouterWriter(io.RawIOBase):
                 leg.started,
                 leg.written if failure is None else None,
                 self.key,
+                trace=self._trace,
             )
         plan = self.decision.phase.ops[Op.WRITE]
-        if self._shadow is None:
-            if self._primary.failure is not None:
-                raise self._primary.failure.error
-            return
-        ex.settle(
-            self.decision,
-            Op.WRITE,
-            self.key,
-            plan,
-            (None, self._primary.failure),
-            (None, self._shadow.failure),
-        )
+        try:
+            if self._shadow is None:
+                if self._primary.failure is not None:
+                    raise self._primary.failure.error
+            else:
+                ex.settle(
+                    self.decision,
+                    Op.WRITE,
+                    self.key,
+                    plan,
+                    (None, self._primary.failure),
+                    (None, self._shadow.failure),
+                    trace=self._trace,
+                )
+        except Exception as exc:
+            ex.end_trace(self._trace, exc)
+            raise
+        ex.end_trace(self._trace)
