@@ -78,6 +78,7 @@ class BackendFS:
     protocol: str
     options: Mapping[str, Any] = field(repr=False)
     fsync: bool = True
+    max_url_expiry: float = 7 * 24 * 3600.0
 
     @property
     def is_local(self) -> bool:
@@ -141,4 +142,12 @@ def build_backend(name: str, config: Backend) -> BackendFS:
     if s3fs_retries is not None:
         fs.retries = int(s3fs_retries)  # s3fs's own retry loop: a class attribute, not a kwarg
     root = cls._strip_protocol(config.url).rstrip("/")
-    return BackendFS(name=name, fs=fs, root=root, protocol=protocol, options=options, fsync=fsync)
+    return BackendFS(
+        name=name,
+        fs=fs,
+        root=root,
+        protocol=protocol,
+        options=options,
+        fsync=fsync,
+        max_url_expiry=config.max_url_expiry,
+    )

@@ -546,13 +546,21 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         """A URL for the key: presigned on S3, ``file://`` locally."""
         state = self._state
         key, decision = self._decide(state, path)
-        expires = min(int(expiration), MAX_URL_EXPIRY)
+        if int(expiration) <= 0:
+            raise ValueError(f"expiration must be a positive number of seconds, not {expiration}")
+        plan = decision.phase.ops[Op.URL]
+        # Presigning needs no request, so it cannot fail for a missing object: where a
+        # fallback could serve the key instead, look first, or the URL would 404.
+        probe = len(plan.legs) > 1 and bool(plan.fallback_on)
 
         def one(b: BackendFS, p: str) -> str:
             if b.is_local:
                 if not b.fs.exists(p):
                     raise FileNotFoundError(p)
                 return "file://" + quote(p)
+            if probe:
+                b.fs.info(p)
+            expires = min(int(expiration), int(b.max_url_expiry), MAX_URL_EXPIRY)
             return str(b.fs.sign(p, expiration=expires, **kwargs))
 
         return state.executor.call(decision, Op.URL, key, one)

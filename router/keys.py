@@ -6,7 +6,8 @@ strips the ``router://`` protocol and a trailing ``/``; everything that could es
 backend root or alias another key is *refused*, never rewritten:
 
 - ``..`` and ``.`` segments, empty segments (``a//b``), a leading ``/``;
-- backslashes, NUL and other control characters (CR, LF, TAB, DEL);
+- backslashes, NUL and other control characters (C0 and C1: CR, LF, TAB, DEL,
+  U+0080 to U+009F) and the line/paragraph separators U+2028, U+2029;
 - lone surrogates (undecodable bytes smuggled in by ``surrogateescape``);
 - keys over 1024 UTF-8 bytes, or a segment over 255 bytes.
 
@@ -25,7 +26,7 @@ MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 PROTOCOL = "router://"
 
-_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 
 
 def normalize_key(path: str, *, allow_root: bool = True) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from typing import Protocol
+from typing import Any, Protocol
 
 from router.backends import BackendFS
 
@@ -112,12 +112,13 @@ class FsspecSink:
     """The filesystem's own buffered writer, discardable; on filesystems that show a file
     while it is written, it writes a temp path and moves it over the target on commit."""
 
-    def __init__(self, backend: BackendFS, path: str) -> None:
+    def __init__(self, backend: BackendFS, path: str, **open_kwargs: Any) -> None:
         self.fs = backend.fs
         self.path = path
         publishes_on_close = backend.protocol in OBJECT_STORES
         self.tmp: str | None = None if publishes_on_close else temp_path(path)
-        kwargs = {"block_size": WRITE_BLOCK} if backend.is_s3 else {}
+        kwargs: dict[str, Any] = {"block_size": WRITE_BLOCK} if backend.is_s3 else {}
+        kwargs.update(open_kwargs)
         self.file = self.fs.open(self.tmp or path, "wb", **kwargs)
 
     def write(self, data: bytes | memoryview) -> int:
@@ -147,8 +148,12 @@ class FsspecSink:
                     self.fs.rm_file(tmp)
 
 
-def open_sink(backend: BackendFS, path: str) -> Sink:
-    """An all-or-nothing writer for ``path`` on ``backend``."""
+def open_sink(backend: BackendFS, path: str, **open_kwargs: Any) -> Sink:
+    """An all-or-nothing writer for ``path`` on ``backend``.
+
+    ``open_kwargs`` go to the filesystem's ``open`` (e.g. s3fs's ``ContentType`` and
+    ``Metadata``); a local backend has no use for them.
+    """
     if backend.writes_atomically:
         return LocalSink(path, fsync=backend.fsync)
-    return FsspecSink(backend, path)
+    return FsspecSink(backend, path, **open_kwargs)
