@@ -116,6 +116,7 @@ def demo_setup(root: Path | None = None, endpoint: str | None = None) -> Iterato
     with contextlib.ExitStack() as stack:
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="router-demo-")))
+        root.mkdir(parents=True, exist_ok=True)
         server = None
         if endpoint is None:
             from moto.server import ThreadedMotoServer
