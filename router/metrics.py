@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -269,7 +270,7 @@ class Tracer(Protocol):
 # 8 buckets per power of two from 1 µs up to ~ 1 hour: bucket i holds durations in
 # [2**(i/8), 2**((i+1)/8)) µs, so a quantile is known to within 9%.
 PER_OCTAVE = 8
-NBUCKETS = PER_OCTAVE * 32
+NBUCKETS = PER_OCTAVE * 32  # Metrics.call spells both as literals, for speed
 _log2 = math.log2
 
 
@@ -320,6 +321,22 @@ class CounterSample:
     value: int
 
 
+_CellKey = tuple[str, str, str, str, str]
+
+
+def _merge_into(
+    target: dict[_CellKey, list[float]], items: list[tuple[_CellKey, list[float]]]
+) -> None:
+    for key, cell in items:
+        copy = list(cell)
+        found = target.get(key)
+        if found is None:
+            target[key] = copy
+        else:
+            for i, value in enumerate(copy):
+                found[i] += value
+
+
 class Metrics:
     """An in-process, thread-safe registry of counters and histograms (``fs.metrics``).
 
@@ -330,14 +347,19 @@ class Metrics:
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self.tracer: Tracer | None = None
-        self._lock = threading.Lock()
-        # (route, prefix, backend, op, outcome) -> [sum of ms, calls per bucket...]
-        self._cells: dict[tuple[str, str, str, str, str], list[float]] = {}
+        self._lock = threading.Lock()  # guards everything below but a thread's own cells
+        # Each thread records into its own cells, without a lock: (route, prefix,
+        # backend, op, outcome) -> [sum of ms, calls per histogram bucket...]. Readers
+        # copy every thread's cells under the lock; a finished thread's cells are
+        # folded into _retired.
+        self._local = threading.local()
+        self._shards: list[tuple[weakref.ref[threading.Thread], dict[_CellKey, list[float]]]] = []
+        self._retired: dict[_CellKey, list[float]] = {}
         self._counters: dict[tuple[str, str], CounterSample] = {}
         self._observers: tuple[Observer, ...] = ()
 
     def __repr__(self) -> str:
-        return f"Metrics(enabled={self.enabled}, cells={len(self._cells)})"
+        return f"Metrics(enabled={self.enabled}, threads={len(self._shards)})"
 
     # -- observers ---------------------------------------------------------------------
 
@@ -379,16 +401,19 @@ class Metrics:
             return
         route = decision.route
         us = duration_ms * 1000.0
-        index = int(_log2(us) * PER_OCTAVE) + 1 if us > 1.0 else 1
-        if index > NBUCKETS:
-            index = NBUCKETS
+        index = int(_log2(us) * 8) + 1 if us > 1.0 else 1  # 8 == PER_OCTAVE
+        if index > 256:  # == NBUCKETS
+            index = 256
         ckey = (route.name, route.metrics_prefix, backend, op, outcome)
-        with self._lock:
-            cell = self._cells.get(ckey)
-            if cell is None:
-                cell = self._new_cell(ckey)
-            cell[0] += duration_ms
-            cell[index] += 1
+        try:
+            cells = self._local.cells
+        except AttributeError:
+            cells = self._new_shard()
+        cell = cells.get(ckey)
+        if cell is None:
+            cell = self._new_cell(cells, ckey)
+        cell[0] += duration_ms
+        cell[index] += 1
         if _listeners or self._observers or _structlog_configured():
             logger = _logger_at(logging.DEBUG)
             if logger is None and not _listeners and not self._observers:
@@ -411,14 +436,44 @@ class Metrics:
                 logger,
             )
 
-    def _new_cell(self, ckey: tuple[str, str, str, str, str]) -> list[float]:
-        """A cell: [sum of ms, calls per histogram bucket...]; called under the lock."""
+    def _new_shard(self) -> dict[_CellKey, list[float]]:
+        """This thread's cells, created on its first call."""
+        cells: dict[_CellKey, list[float]] = {}
+        with self._lock:
+            self._fold_finished()
+            self._shards.append((weakref.ref(threading.current_thread()), cells))
+        self._local.cells = cells
+        return cells
+
+    @staticmethod
+    def _new_cell(cells: dict[_CellKey, list[float]], ckey: _CellKey) -> list[float]:
+        """A cell of this thread: [sum of ms, calls per histogram bucket...]."""
         if ckey[4] not in OUTCOMES:
             raise ValueError(f"unknown outcome {ckey[4]!r}")
         cell: list[float] = [0.0] * (NBUCKETS + 1)
-        plain = (str(ckey[0]), str(ckey[1]), str(ckey[2]), str(ckey[3]), str(ckey[4]))
-        self._cells[plain] = cell
+        cells[(str(ckey[0]), str(ckey[1]), str(ckey[2]), str(ckey[3]), str(ckey[4]))] = cell
         return cell
+
+    def _fold_finished(self) -> None:
+        """Fold the cells of finished threads into ``_retired`` (under the lock)."""
+        alive = []
+        for ref, cells in self._shards:
+            thread = ref()
+            if thread is not None and thread.is_alive():
+                alive.append((ref, cells))
+                continue
+            _merge_into(self._retired, list(cells.items()))
+        self._shards = alive
+
+    def _all_cells(self) -> dict[_CellKey, list[float]]:
+        """Every thread's cells, summed: a copy."""
+        with self._lock:
+            self._fold_finished()
+            merged = {k: list(v) for k, v in self._retired.items()}
+            for _, cells in self._shards:
+                # list() copies in one C call: the owner thread cannot interleave
+                _merge_into(merged, list(cells.items()))
+        return merged
 
     def record(self, call: Call) -> None:
         """Count a backend call, time it, and emit its ``router.op`` event."""
@@ -427,12 +482,15 @@ class Metrics:
         us = call.duration_ms * 1000.0
         index = min(NBUCKETS, int(_log2(us) * PER_OCTAVE) + 1) if us > 1.0 else 1
         ckey = (call.route, call.prefix, call.backend, call.op, call.outcome)
-        with self._lock:
-            cell = self._cells.get(ckey)
-            if cell is None:
-                cell = self._new_cell(ckey)
-            cell[0] += call.duration_ms
-            cell[index] += 1
+        try:
+            cells = self._local.cells
+        except AttributeError:
+            cells = self._new_shard()
+        cell = cells.get(ckey)
+        if cell is None:
+            cell = self._new_cell(cells, ckey)
+        cell[0] += call.duration_ms
+        cell[index] += 1
         self._deliver(call, _logger_at(logging.DEBUG))
 
     def _deliver(self, call: Call, logger: Any) -> None:
@@ -578,8 +636,7 @@ class Metrics:
 
     def series(self) -> list[CallSeries]:
         """A consistent copy of every call series (for exporters)."""
-        with self._lock:
-            cells = [(k, list(v)) for k, v in self._cells.items()]
+        cells = self._all_cells().items()
         merged: dict[tuple[str, str, str, str], tuple[dict[str, int], list[int], float]] = {}
         for (route, prefix, backend, op, outcome), cell in cells:
             outcomes, buckets, total = merged.get(
@@ -652,5 +709,7 @@ class Metrics:
     def reset(self) -> None:
         """Forget everything recorded so far."""
         with self._lock:
-            self._cells.clear()
+            self._retired.clear()
+            for _, cells in self._shards:
+                cells.clear()  # a call racing with reset() may be kept or lost
             self._counters.clear()

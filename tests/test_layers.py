@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "router.filesystem": 7,
     "router.reload": 7,
     "router.testing": 8,
+    "router.sweep": 8,
     "router.migrate": 8,
     "router.contrib": 8,
     "router.exporters": 8,

@@ -14,6 +14,7 @@ from router.cli import (
     cmd_repair,
     cmd_schema,
     cmd_status,
+    cmd_sweep,
     cmd_validate,
     cmd_verify,
 )
@@ -40,6 +41,7 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
             cmd_verify,
             cmd_backfill,
             cmd_repair,
+            cmd_sweep,
             cmd_demo,
         )
     }
