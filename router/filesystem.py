@@ -108,6 +108,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._key_locks = _KeyLocks()
         self._state = self._build(loaded)
+        self.metrics.policy_event("loaded", source=loaded.source, plan=self._state.plan)
         self._closed = False
         self._watcher: Any = None
         if poll_interval is not None and not isinstance(policy, Mapping):

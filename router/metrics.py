@@ -31,8 +31,9 @@ The library never configures logging. Events go to ``structlog.get_logger("route
 only once the application has configured structlog (an unconfigured structlog prints
 to stdout, which a library must not do), and always to the listeners of
 :func:`router.testing.capture_metrics` and to the exporters of :mod:`router.exporters`.
-When nobody listens, recording a call is a lock, a dict lookup and a few integer
-additions: no event is built at all.
+When nobody listens, recording a call is a thread-local dict lookup and two list
+additions, without a lock (each thread counts into its own cells; readers sum them), and
+no event is built at all.
 """
 
 from __future__ import annotations
@@ -462,7 +463,7 @@ class Metrics:
             if thread is not None and thread.is_alive():
                 alive.append((ref, cells))
                 continue
-            _merge_into(self._retired, list(cells.items()))
+            _merge_into(self._retired, list(cells.copy().items()))
         self._shards = alive
 
     def _all_cells(self) -> dict[_CellKey, list[float]]:
@@ -471,8 +472,9 @@ class Metrics:
             self._fold_finished()
             merged = {k: list(v) for k, v in self._retired.items()}
             for _, cells in self._shards:
-                # list() copies in one C call: the owner thread cannot interleave
-                _merge_into(merged, list(cells.items()))
+                # dict.copy() clones in C without running Python code (no GC pass can
+                # start mid-copy), so the owner thread cannot add a cell while we read
+                _merge_into(merged, list(cells.copy().items()))
         return merged
 
     def record(self, call: Call) -> None:

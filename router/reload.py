@@ -43,10 +43,8 @@ def _load(router: Router) -> LoadedPolicy:
 
 
 def _failed(router: Router, reason: str, problems: list[str]) -> None:
-    router.metrics.count("router.policy.reload_failed")
-    router.metrics.emit(
-        "router.policy.reload_failed",
-        {"source": router.policy.source, "reason": reason, "problems": problems},
+    router.metrics.policy_event(
+        "reload_failed", source=router.policy.source, reason=reason, problems=problems
     )
 
 
@@ -76,38 +74,34 @@ def reload_router(router: Router, *, raise_errors: bool = True) -> Status:
     risks = flip_risks(router.plan, new_plan, router.journal.pending_by_backend())
     refused = [r for r in risks if not r.forced]
     for risk in risks:
-        router.metrics.emit(
-            "router.policy.flip_refused" if not risk.forced else "router.policy.flip_forced",
-            {
-                "route": risk.route,
-                "backend": risk.backend,
-                "change": risk.change,
-                "pending": risk.pending,
-                "message": risk.describe(),
-            },
+        router.metrics.policy_event(
+            "flip_refused" if not risk.forced else "flip_forced",
+            source=loaded.source,
+            route=risk.route,
+            backend=risk.backend,
+            change=risk.change,
+            pending=risk.pending,
+            message=risk.describe(),
         )
     if refused:
-        router.metrics.count("router.policy.flip_refused")
         _failed(router, "unsafe flip", [r.describe() for r in refused])
         if raise_errors:
             first = refused[0]
             raise FlipRefused(first.route, first.backend, first.pending, first.change)
         return "refused"
     router._swap(loaded)
-    router.metrics.count("router.policy.reloaded")
     changed = sorted(
         name
-        for name, route in new_plan.routes.items()
+        for name in new_plan.routes
         if name not in current.policy.routes
         or current.policy.routes[name] != loaded.policy.routes[name]
     )
-    router.metrics.emit(
-        "router.policy.reloaded",
-        {
-            "source": loaded.source,
-            "fingerprint": loaded.fingerprint[:12],
-            "changed_routes": changed,
-        },
+    router.metrics.policy_event(
+        "reloaded",
+        source=loaded.source,
+        plan=new_plan,
+        fingerprint=loaded.fingerprint[:12],
+        changed_routes=changed,
     )
     return "reloaded"
 

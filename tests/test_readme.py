@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,3 +29,17 @@ def test_ci_runs_the_readme_test_command() -> None:
     """.ci/run runs the README's test command verbatim."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert setup_commands()[1] in ci
+
+
+def test_readme_capture_metrics_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's capture_metrics example, extracted and run as written, passes."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "capture_metrics" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    monkeypatch.chdir(ROOT)
+    test = namespace["test_upload_falls_back_to_local_when_s3_is_down"]
+    assert callable(test)
+    test(tmp_path)
