@@ -29,6 +29,7 @@ from router.metrics import Metrics
 from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
 from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
 from router.policy.model import Op
+from router.shadowread import ShadowCompare
 from router.sinks import TEMP_MARKER
 from router.writer import RouterWriter
 
@@ -105,6 +106,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         loaded = self._load(policy)
         self.metrics = Metrics(enabled=metrics)
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="router")
+        self._compare = ShadowCompare()
         self._lock = threading.Lock()
         self._key_locks = _KeyLocks()
         self._state = self._build(loaded)
@@ -239,13 +241,22 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         """The object's bytes (or a range), from the primary or its fallback."""
         state = self._state
         key, decision = self._decide(state, path)
-        return state.executor.call(  # type: ignore[no-any-return]
-            decision,
-            Op.READ,
-            key,
-            lambda b, p: b.fs.cat_file(p, start=start, end=end, **kwargs),
-            nbytes=len,
-        )
+        served: list[str] = []
+
+        def read(b: BackendFS, p: str) -> bytes:
+            data = b.fs.cat_file(p, start=start, end=end, **kwargs)
+            served.append(b.name)
+            return bytes(data)
+
+        data: bytes = state.executor.call(decision, Op.READ, key, read, nbytes=len)
+        whole = start is None and end is None
+        if whole and self._compare.wanted(state.executor, decision, key, served[-1]):
+            self._compare.submit(state.executor, decision, key, data)
+        return data
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait for background work started so far (shadow-read comparisons)."""
+        self._compare.drain(timeout)
 
     def _open(
         self,
