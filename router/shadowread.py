@@ -2,7 +2,7 @@
 background after a read the primary served, and journal any mismatch.
 
 Only in dual-write phases (both sides are written, so they should agree). A key is in
-the sample when ``bucket(route + "\\0compare", key) < sample × 10000`` — sticky by key and
+the sample when ``bucket(route + "\\0compare", key) < sample * 10000`` — sticky by key and
 independent of the rollout bucket. The comparison (size, then sha256) runs on the
 Router's pool: the caller's latency does not include it. Outcomes are counted as
 ``{prefix}.compare.match``, ``.mismatch`` or ``.error``; a mismatch also emits
