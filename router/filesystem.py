@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -23,7 +22,7 @@ from fsspec import AbstractFileSystem
 
 from router.backends import BackendFS, build_backend
 from router.executor import Deadline, Executor
-from router.journal import Journal, journal_root
+from router.journal import Journal, journal_for
 from router.keys import join, normalize_key
 from router.metrics import Metrics
 from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
@@ -136,16 +135,11 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
             return policy_from_dict(policy, environ=self._environ)
         return load_policy(policy, environ=self._environ)
 
-    def _journal_for(self, loaded: LoadedPolicy) -> Journal:
-        root = journal_root(loaded.policy.journal.url)
-        if not root.is_absolute() and loaded.source not in ("", "<dict>"):
-            root = Path(loaded.source).resolve().parent / root
-        return Journal(root)
-
     def _build(self, loaded: LoadedPolicy) -> _State:
         plan = compile_policy(loaded.policy)
         backends = {name: build_backend(name, cfg) for name, cfg in loaded.policy.backends.items()}
-        executor = Executor(backends, self._journal_for(loaded), self.metrics, self._pool)
+        journal = journal_for(loaded.policy.journal.url, loaded.source)
+        executor = Executor(backends, journal, self.metrics, self._pool)
         return _State(loaded=loaded, plan=plan, backends=backends, executor=executor)
 
     @property
