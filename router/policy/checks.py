@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -76,14 +77,42 @@ _LINK_LOCAL = (
 )
 
 
+_METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal"})
+_METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS IMDS over IPv6
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud metadata
+    }
+)
+
+
+def _parse_host(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names, in every spelling an HTTP client accepts: dotted,
+    decimal (2852039166), hex (0xa9fea9fe), octal (0251.0376...), short (169.254.43518),
+    bracketed IPv6; None for a DNS name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))  # the C library's lenient forms
+    except (OSError, ValueError):
+        return None
+
+
 def _is_link_local(host: str | None) -> bool:
+    """Whether ``host`` is a link-local or cloud metadata endpoint, however it is spelled."""
     if not host:
         return False
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host.lower() in {"metadata.google.internal", "metadata"}
-    return address.is_link_local
+    host = host.rstrip(".").lower()
+    if host in _METADATA_NAMES:
+        return True
+    address = _parse_host(host)
+    if address is None:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address in _METADATA_ADDRESSES
 
 
 def _hostname(url: str) -> tuple[str | None, str]:
