@@ -15,6 +15,7 @@ A user's ``options`` win over these defaults (nested dicts are merged).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+from router.errors import KeyRejected
 from router.policy.model import Backend
 from router.redact import redact_options, redact_url
 
@@ -96,10 +98,34 @@ class BackendFS:
         return self.protocol in S3_PROTOCOLS
 
     def path(self, key: str) -> str:
-        """The backend-native path of ``key``."""
+        """The backend-native path of ``key``.
+
+        On a local directory the path is also *confined*: if a symlink inside the root
+        makes it resolve outside the root, the key is refused (:class:`KeyRejected`)
+        before any I/O — keys never escape their backend, not even through links.
+        """
         if not key:
             return self.root
-        return f"{self.root}/{key}" if self.root else key
+        path = f"{self.root}/{key}" if self.root else key
+        if self.confine:
+            real = os.path.realpath(path)
+            if real != path and not (real + "/").startswith(self._real_root + "/"):
+                raise KeyRejected(
+                    key, f"it resolves outside backend {self.name!r} through a symlink"
+                )
+        return path
+
+    @property
+    def confine(self) -> bool:
+        """Whether paths are checked against symlinks leaving the root (local only)."""
+        return self.writes_atomically
+
+    @property
+    def _real_root(self) -> str:
+        real = self.__dict__.get("_real_root_cache")
+        if real is None:
+            real = self.__dict__["_real_root_cache"] = os.path.realpath(self.root or "/")
+        return str(real)
 
     def key(self, path: str) -> str:
         """The key of a backend-native path (inverse of :meth:`path`)."""

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fsspec import AbstractFileSystem
 
 from router.backends import BackendFS, build_backend
+from router.errors import KeyRejected
 from router.executor import Deadline, Executor
 from router.journal import Journal, journal_for
 from router.keys import join, normalize_key
@@ -198,7 +199,10 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
     def _strip_protocol(cls, path: Any) -> Any:
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
-        path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str):
+            raise KeyRejected(path, "a key is a string")
         if path.startswith("router://"):
             path = path[len("router://") :]
         return path.rstrip("/") if path not in ("", "/") else path
@@ -548,6 +552,22 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         with self.open(src, "rb") as source, self.open(dst, "wb") as target:
             while chunk := source.read(COPY_CHUNK):
                 target.write(chunk)
+
+    def _check_keys(self, *paths: Any) -> None:
+        """Refuse a hostile key among ``paths`` (str or lists) before any I/O."""
+        for path in paths:
+            for one in path if isinstance(path, list | tuple) else [path]:
+                normalize_key(self._strip_protocol(one))
+
+    def copy(self, path1: Any, path2: Any, *args: Any, **kwargs: Any) -> Any:
+        """fsspec's copy, with both keys checked before the source is looked at."""
+        self._check_keys(path1, path2)
+        return super().copy(path1, path2, *args, **kwargs)
+
+    def mv(self, path1: Any, path2: Any, *args: Any, **kwargs: Any) -> Any:
+        """fsspec's mv (copy, then delete), with both keys checked first."""
+        self._check_keys(path1, path2)
+        return super().mv(path1, path2, *args, **kwargs)
 
     # -- urls -------------------------------------------------------------------------
 
