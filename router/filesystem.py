@@ -29,6 +29,7 @@ from router.metrics import Metrics
 from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
 from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
 from router.policy.model import Op
+from router.reader import RouterReader
 from router.shadowread import ShadowCompare
 from router.sinks import TEMP_MARKER
 from router.writer import RouterWriter
@@ -271,12 +272,13 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         state = self._state
         key, decision = self._decide(state, path)
         if "r" in mode and "+" not in mode:
-            return state.executor.call(
-                decision,
-                Op.READ,
-                key,
-                lambda b, p: b.fs.open(p, mode, block_size=block_size, **kwargs),
-            )
+            retries = decision.phase.ops[Op.READ].retries
+
+            def open_read(b: BackendFS, p: str) -> RouterReader:
+                handle = b.fs.open(p, mode, block_size=block_size, **kwargs)
+                return RouterReader(handle, b, p, key, retries=retries)
+
+            return state.executor.call(decision, Op.READ, key, open_read)
         if mode in ("wb", "xb"):
             if mode == "xb" and self.exists(key):
                 raise FileExistsError(key)

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "router.executor": 6,
     "router.writer": 6,
     "router.shadowread": 6,
+    "router.reader": 6,
     "router.filesystem": 7,
     "router.reload": 7,
     "router.testing": 8,
