@@ -9,6 +9,7 @@ never short data.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 from typing import Any
@@ -67,10 +68,8 @@ class RouterReader(io.RawIOBase):
         return details
 
     def _reopen(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a broken handle may fail to close; dropped
             self._handle.close()
-        except Exception:  # the broken handle may fail to close; it is dropped anyway
-            pass
         self._handle = self._backend.fs.open(self._path, "rb")
         if self._pos:
             self._handle.seek(self._pos)

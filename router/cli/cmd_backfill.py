@@ -7,9 +7,11 @@ primary, copying only keys the primary lacks (``--only-missing`` is implied: the
 primary's own objects are never overwritten). Keys only on the target are left alone.
 
 Each copy streams with constant memory (objects over 8 MiB go to S3 as a multipart
-upload of 8 MiB parts) and is verified: size, and the S3 ETag against the MD5 sent
-(objects up to 8 MiB); ``--checksum`` also compares sha256 of both sides. S3 → S3
-copies keep the content type and user metadata.
+upload of 8 MiB parts, aborted on failure) and is verified: size, and the S3 ETag
+against the MD5 sent (of the object up to 8 MiB; of each part, and of the parts'
+MD5s, above); ``--checksum`` also compares sha256 of both sides (except where the
+single-part ETag check already proved the content). S3 → S3 copies keep the content
+type and user metadata.
 
 Resumable: progress is recorded in a checkpoint file (default
 ``JOURNAL/.checkpoints/backfill-<route>-<from>-<to>-<hash>.jsonl``); an interrupted

@@ -6,7 +6,8 @@ keys are compared as strings). Nothing holds a whole listing where the backend c
 stream:
 
 - **S3** (``s3fs.S3FileSystem``): ``list_objects_v2`` pages of up to 1000 keys, sent
-  through the filesystem's own client (its endpoint, credentials and timeouts). S3
+  with the filesystem's endpoint, credentials and timeouts (through a synchronous
+  client built from them, :mod:`router.migrate.s3direct`, or through s3fs). S3
   returns keys in UTF-8 binary order already; ``StartAfter`` resumes a listing. Size
   and ETag come from the listing: no HEAD per object.
 - **local** (``fsspec`` ``LocalFileSystem``): a walk one directory at a time; each
@@ -31,6 +32,7 @@ from typing import Any
 from fsspec.implementations.local import LocalFileSystem
 
 from router.backends import BackendFS
+from router.migrate.s3direct import call_s3
 from router.sinks import TEMP_MARKER
 
 __all__ = [
@@ -164,9 +166,8 @@ def _list_s3(
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": base + prefix, "MaxKeys": PAGE}
     if lower:
         kwargs["StartAfter"] = base + lower
-    fs: Any = backend.fs
     while True:
-        page = fs.call_s3("list_objects_v2", **kwargs)
+        page = call_s3(backend, "list_objects_v2", **kwargs)
         for item in page.get("Contents", ()):
             full = item["Key"]
             if full.endswith("/") or not full.startswith(base):
@@ -361,9 +362,8 @@ def children(backend: BackendFS, prefix: str, exclude: Iterable[str] = ()) -> li
             "Delimiter": "/",
             "MaxKeys": PAGE,
         }
-        fs: Any = backend.fs
         while True:
-            page = fs.call_s3("list_objects_v2", **kwargs)
+            page = call_s3(backend, "list_objects_v2", **kwargs)
             for item in page.get("CommonPrefixes", ()):
                 found.add(item["Prefix"][len(base) :])
             for item in page.get("Contents", ()):

@@ -1,7 +1,9 @@
 """Moving one object: stat, stream, copy (verified), delete, hash — constant memory.
 
 Requests per object on S3 (``s3fs.S3FileSystem`` backends; wrappers and other
-filesystems take the generic fsspec path):
+filesystems take the generic fsspec path). They are sent from the calling worker
+thread with a synchronous botocore client built from the s3fs filesystem's settings
+(:mod:`router.migrate.s3direct`), or through s3fs when that client cannot mirror them:
 
 - reading an object: one ``GetObject`` per 8 MiB range, the first of which also gives
   the content type, user metadata and ETag (later ranges are pinned to that ETag with
@@ -9,9 +11,15 @@ filesystems take the generic fsspec path):
 - writing an object of at most 8 MiB: one ``PutObject`` with ``Content-MD5``; S3
   refuses a body that does not match, and the returned ETag is checked against the
   MD5 of what was sent (unless the bucket encrypts with KMS/SSE-C, whose ETags are not
-  MD5s) — so a verified copy costs one request;
-- writing a larger object: a multipart upload through s3fs's writer (8 MiB parts,
-  aborted on failure so nothing torn is published), then one HEAD to check the size.
+  MD5s) — so a verified copy costs one request. A local source is read with one
+  ``read`` into one buffer, hashed once and sent as it is;
+- writing a larger object: a multipart upload of 8 MiB parts (larger when the object
+  needs more than 10,000), one part in memory at a time, each sent with
+  ``Content-MD5`` and its ETag checked; the size is checked before the upload is
+  completed and the upload is aborted on any failure, so nothing torn is published;
+  then the object's ETag is checked against the MD5 of the parts' MD5s (one HEAD to
+  check the size instead where that ETag cannot be checked). Without a direct client,
+  s3fs's multipart writer does the same upload and one HEAD checks the size.
 
 Local writes go through :func:`router.sinks.open_sink` (temp file, fsync, rename).
 """
@@ -34,6 +42,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from router.backends import BackendFS
 from router.migrate.listing import ObjectInfo, is_s3fs
+from router.migrate.s3direct import S3Direct, call_s3, direct_for
 from router.sinks import WRITE_BLOCK, Sink, open_sink
 
 __all__ = [
@@ -50,8 +59,11 @@ __all__ = [
 ]
 
 RANGE = 8 * 2**20
-"""Bytes per ranged GET, and the largest object sent as one PUT."""
+"""Bytes per ranged GET, the largest object sent as one PUT, and the multipart part size."""
 LOCAL_CHUNK = 2**20
+MAX_PARTS = 10_000
+"""S3's limit on the parts of one multipart upload."""
+_MULTIPART_ETAG = re.compile(r"^[0-9a-f]{32}-\d+$")
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?(?:/s)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -103,7 +115,8 @@ class CopyResult:
     key: str
     bytes: int
     verified: str
-    """``etag`` (S3 checked the MD5), ``checksum`` (sha256 both sides) or ``size``."""
+    """``etag`` (S3 checked the MD5), ``parts`` (multipart: S3 checked each part's MD5
+    and the object's ETag is theirs), ``checksum`` (sha256 both sides) or ``size``."""
 
 
 # -- stat -----------------------------------------------------------------------------
@@ -123,9 +136,8 @@ def stat_object(backend: BackendFS, key: str) -> ObjectInfo | None:
     path = backend.path(key)
     if is_s3fs(backend):
         bucket, s3key = _s3_location(backend, key)
-        fs: Any = backend.fs
         try:
-            head = fs.call_s3("head_object", Bucket=bucket, Key=s3key)
+            head = call_s3(backend, "head_object", Bucket=bucket, Key=s3key)
         except FileNotFoundError:
             return None
         return ObjectInfo(
@@ -188,18 +200,36 @@ async def _s3_get(fs: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], byte
     return response, data
 
 
+def _get(backend: BackendFS, kwargs: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """One ``GetObject``: (the response's headers, the body read whole)."""
+    direct = direct_for(backend)
+    if direct is None:
+        fs: Any = backend.fs
+        return sync(fs.loop, _s3_get, fs, kwargs)  # type: ignore[no-any-return]
+    response = direct.call("get_object", **kwargs)
+    body = response.pop("Body")
+    try:
+        data = body.read()
+    finally:
+        body.close()
+    return response, data
+
+
 def _read_s3(backend: BackendFS, key: str, size: int) -> ObjectStream:
     bucket, s3key = _s3_location(backend, key)
-    fs: Any = backend.fs
     first: dict[str, Any] = {"Bucket": bucket, "Key": s3key}
     if size > RANGE:
         first["Range"] = f"bytes=0-{RANGE - 1}"
-    head, data = sync(fs.loop, _s3_get, fs, first)
+    head, data = _get(backend, first)
     etag = str(head.get("ETag", "")).strip('"') or None
+    pending = [data]
+    del data
 
     def chunks() -> Iterator[bytes]:
-        yield data
-        offset = len(data)
+        part = pending.pop()  # held by the stream until read, not after
+        offset = len(part)
+        yield part
+        del part
         while offset < size:
             end = min(offset + RANGE, size) - 1
             kwargs: dict[str, Any] = {
@@ -209,11 +239,12 @@ def _read_s3(backend: BackendFS, key: str, size: int) -> ObjectStream:
             }
             if etag:
                 kwargs["IfMatch"] = f'"{etag}"'
-            _, part = sync(fs.loop, _s3_get, fs, kwargs)
+            _, part = _get(backend, kwargs)
             if not part:
                 return
             offset += len(part)
             yield part
+            del part
 
     return ObjectStream(
         chunks(),
@@ -223,23 +254,31 @@ def _read_s3(backend: BackendFS, key: str, size: int) -> ObjectStream:
     )
 
 
-def _read_file(opener: Callable[[], Any], chunk: int) -> Iterator[bytes]:
+def _read_file(opener: Callable[[], Any], chunk: int, size: int) -> Iterator[bytes]:
+    """Reads of at most ``chunk`` bytes, sized by the ``size`` expected so that a file
+    of that size takes one read plus one that finds its end (and a grown file shows)."""
     with opener() as handle:
+        got = 0
         while True:
-            data = handle.read(chunk)
+            data = handle.read(chunk if got > size else min(chunk, size - got + 1))
             if not data:
                 return
+            got += len(data)
             yield data
+            del data  # one chunk alive at a time: not this one while reading the next
 
 
-def read_object(backend: BackendFS, key: str, size: int) -> ObjectStream:
-    """Stream the object at ``key`` (``size`` as listed) in bounded chunks."""
+def read_object(backend: BackendFS, key: str, size: int, chunk: int = LOCAL_CHUNK) -> ObjectStream:
+    """Stream the object at ``key`` (``size`` as listed) in bounded chunks.
+
+    ``chunk`` is the size of a read from a file (S3 is read in 8 MiB ranges).
+    """
     if is_s3fs(backend):
         return _read_s3(backend, key, size)
     path = backend.path(key)
     if _is_local(backend):
-        return ObjectStream(_read_file(lambda: open(path, "rb"), LOCAL_CHUNK))
-    return ObjectStream(_read_file(lambda: backend.fs.open(path, "rb"), LOCAL_CHUNK))
+        return ObjectStream(_read_file(lambda: open(path, "rb", buffering=0), chunk, size))
+    return ObjectStream(_read_file(lambda: backend.fs.open(path, "rb"), chunk, size))
 
 
 def hash_object(backend: BackendFS, key: str, size: int, algorithm: str = "sha256") -> str:
@@ -309,26 +348,40 @@ def copy_object(
     while it was copied, or the target holds something else), or the backend's error.
     """
     key = info.key
-    stream = read_object(source, key, info.size)
+    to_s3 = is_s3fs(target)
+    direct = direct_for(target) if to_s3 else None
+    # one read per S3 body: a PUT's whole object, or one multipart part
+    chunk = RANGE if to_s3 and (direct is not None or info.size <= RANGE) else LOCAL_CHUNK
+    stream = read_object(source, key, info.size, chunk)
     sha = hashlib.sha256() if checksum else None
     sent = 0
 
     def counted() -> Iterator[bytes]:
         nonlocal sent
-        for chunk in stream.chunks:
+        for data in stream.chunks:
             if limiter is not None:
-                limiter.acquire(len(chunk))
+                for offset in range(0, len(data), LOCAL_CHUNK):
+                    limiter.acquire(min(LOCAL_CHUNK, len(data) - offset))
             if sha is not None:
-                sha.update(chunk)
-            sent += len(chunk)
-            yield chunk
+                sha.update(data)
+            sent += len(data)
+            if sent > info.size:  # grown since it was listed: stop before reading more
+                _check_size(key, sent, info.size)
+            yield data
+            del data
 
     try:
         extra = _extra(stream, source, target)
-        if is_s3fs(target) and info.size <= RANGE:
-            data = b"".join(counted())
+        if to_s3 and info.size <= RANGE:
+            pieces = list(counted())
+            body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            del pieces
             _check_size(key, sent, info.size)
-            verified = _put_small(target, key, data, extra)
+            verified = _put_small(target, key, body, extra)
+        elif direct is not None:
+            verified = _put_multipart(
+                direct, target, key, counted(), extra, info.size, lambda: sent
+            )
         else:
             _write_streamed(target, key, counted(), extra, info.size, lambda: sent)
             verified = "size"
@@ -352,24 +405,128 @@ def _check_size(key: str, sent: int, expected: int) -> None:
         )
 
 
+def _content_md5(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _etag_of(response: dict[str, Any]) -> str:
+    return str(response.get("ETag", "")).strip('"')
+
+
 def _put_small(target: BackendFS, key: str, data: bytes, extra: dict[str, Any]) -> str:
     bucket, s3key = _s3_location(target, key)
     md5 = hashlib.md5(data, usedforsecurity=False)
-    fs: Any = target.fs
-    response = fs.call_s3(
+    response = call_s3(
+        target,
         "put_object",
         Bucket=bucket,
         Key=s3key,
         Body=data,
-        ContentMD5=base64.b64encode(md5.digest()).decode("ascii"),
+        ContentMD5=_content_md5(md5.digest()),
         **extra,
     )
     if _unverifiable_etag(response):
         return "size"  # S3 checked Content-MD5 on receipt; the ETag is not an MD5
-    etag = str(response.get("ETag", "")).strip('"')
+    etag = _etag_of(response)
     if etag != md5.hexdigest():
         raise VerifyFailed(f"{key}: {target.name} stored ETag {etag}, expected {md5.hexdigest()}")
     return "etag"
+
+
+def part_size(size: int) -> int:
+    """Bytes per part of a multipart upload of ``size`` bytes: 8 MiB, or more (whole
+    MiB) when 8 MiB parts would be more than S3's 10,000."""
+    needed = -(-size // MAX_PARTS)
+    return max(RANGE, -(-needed // 2**20) * 2**20)
+
+
+def _parts(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """``chunks`` regrouped into pieces of ``size`` bytes (the last one shorter);
+    chunks that already have that size pass through uncopied."""
+    pending = bytearray()
+    for data in chunks:
+        if not pending and len(data) == size:
+            yield data
+            del data
+            continue
+        pending += data
+        del data
+        while len(pending) >= size:
+            yield bytes(pending[:size])
+            del pending[:size]
+    if pending:
+        yield bytes(pending)
+
+
+def _put_multipart(
+    direct: S3Direct,
+    target: BackendFS,
+    key: str,
+    chunks: Iterator[bytes],
+    extra: dict[str, Any],
+    size: int,
+    sent: Callable[[], int],
+) -> str:
+    """A multipart upload, one part in memory at a time, completed only when every part
+    was accepted with its MD5 and the size is right; aborted on any failure."""
+    bucket, s3key = _s3_location(target, key)
+    upload = direct.call("create_multipart_upload", Bucket=bucket, Key=s3key, **extra)
+    upload_id = upload["UploadId"]
+    parts: list[dict[str, Any]] = []
+    digests: list[bytes] = []
+    number = 0
+    try:
+        # not enumerate(): its reused result tuple would keep the last part alive
+        # while the next one is read
+        for part in _parts(chunks, part_size(size)):
+            number += 1
+            md5 = hashlib.md5(part, usedforsecurity=False)
+            response = direct.call(
+                "upload_part",
+                Bucket=bucket,
+                Key=s3key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=part,
+                ContentMD5=_content_md5(md5.digest()),
+            )
+            del part
+            etag = _etag_of(response)
+            if not _unverifiable_etag(response) and etag != md5.hexdigest():
+                raise VerifyFailed(
+                    f"{key}: {target.name} stored part {number} with ETag {etag}, "
+                    f"expected {md5.hexdigest()}"
+                )
+            parts.append({"PartNumber": number, "ETag": response["ETag"]})
+            digests.append(md5.digest())
+        _check_size(key, sent(), size)
+        response = direct.call(
+            "complete_multipart_upload",
+            Bucket=bucket,
+            Key=s3key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            direct.call("abort_multipart_upload", Bucket=bucket, Key=s3key, UploadId=upload_id)
+        raise
+    etag = _etag_of(response)
+    expected = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+    if not _unverifiable_etag(response):
+        if etag == expected:
+            return "parts"
+        if _MULTIPART_ETAG.match(etag):
+            raise VerifyFailed(f"{key}: {target.name} stored ETag {etag}, expected {expected}")
+    _check_landed(target, key, size)  # an ETag this cannot check: check the size
+    return "size"
+
+
+def _check_landed(target: BackendFS, key: str, size: int) -> None:
+    landed = stat_object(target, key)
+    if landed is None or landed.size != size:
+        got = "nothing" if landed is None else f"{landed.size} bytes"
+        raise VerifyFailed(f"{key}: {target.name} holds {got} after the copy, expected {size}")
 
 
 def _write_streamed(
@@ -385,17 +542,14 @@ def _write_streamed(
         _S3Sink(target, path, extra) if extra and is_s3fs(target) else open_sink(target, path)
     )
     try:
-        for chunk in chunks:
-            sink.write(chunk)
+        for data in chunks:
+            sink.write(data)
         _check_size(key, sent(), size)
     except BaseException:
         sink.abort()
         raise
     sink.commit()
-    landed = stat_object(target, key)
-    if landed is None or landed.size != size:
-        got = "nothing" if landed is None else f"{landed.size} bytes"
-        raise VerifyFailed(f"{key}: {target.name} holds {got} after the copy, expected {size}")
+    _check_landed(target, key, size)
 
 
 # -- delete ---------------------------------------------------------------------------
