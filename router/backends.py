@@ -162,8 +162,14 @@ def build_backend(name: str, config: Backend) -> BackendFS:
     if isinstance(cls.protocol, tuple | list):
         protocol = protocol if protocol in cls.protocol else cls.protocol[0]
     options = _merge(default_options(protocol), _clean(config.options))
-    fsync = bool(options.pop("fsync", True))
+    fsync = options.pop("fsync", True)
+    if not isinstance(fsync, bool):
+        raise TypeError(f"option fsync must be true or false, not {fsync!r}")
     s3fs_retries = options.pop("s3fs_retries", None)
+    for option in ("s3fs_retries", "max_concurrency", "block_size"):
+        value = s3fs_retries if option == "s3fs_retries" else options.get(option)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"option {option} must be a whole number, not {value!r}")
     fs = cls(skip_instance_cache=True, **options)
     if s3fs_retries is not None:
         fs.retries = int(s3fs_retries)  # s3fs's own retry loop: a class attribute, not a kwarg

@@ -10,8 +10,10 @@ reload; an op reads it once at its start and finishes on it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from urllib.parse import quote
 from fsspec import AbstractFileSystem
 
 from router.backends import BackendFS, build_backend
-from router.errors import KeyRejected
+from router.errors import KeyRejected, PolicyError, PolicyProblem
 from router.executor import Deadline, Executor
 from router.journal import Journal, journal_for
 from router.keys import join, normalize_key
@@ -30,6 +32,7 @@ from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing
 from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
 from router.policy.model import Op
 from router.reader import RouterReader
+from router.redact import is_secret_name, redact_options, redact_text
 from router.shadowread import ShadowCompare
 from router.sinks import TEMP_MARKER
 from router.writer import RouterWriter
@@ -111,6 +114,8 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._key_locks = _KeyLocks()
         self._state = self._build(loaded)
+        self._max_workers = max_workers
+        _LIVE_ROUTERS[id(self)] = self
         self.metrics.policy_event("loaded", source=loaded.source, plan=self._state.plan)
         self._closed = False
         self._watcher: Any = None
@@ -119,6 +124,33 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
 
             self._watcher = Watcher(self, poll_interval)
             self._watcher.start()
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child inherits the pool and locks but not the threads behind them:
+        give it a fresh pool and fresh locks, so it works instead of hanging."""
+        self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="router")
+        self._lock = threading.Lock()
+        self._key_locks = _KeyLocks()
+        self._compare = ShadowCompare()
+        self._state.executor.pool = self._pool
+        self._watcher = None  # the watcher thread did not survive the fork
+
+    def __reduce__(self) -> Any:
+        """Pickle the policy source, never built state; refuse a dict holding secrets."""
+        source = self._policy_source
+        if isinstance(source, Mapping) and _holds_secret(source):
+            raise TypeError(
+                "a Router built from a dict whose backend options hold a secret cannot be "
+                "pickled (the pickle would carry it); build it from a policy file with "
+                "${VAR} for secrets, or let the credential chain supply them"
+            )
+        return (_rebuild, (source, (self._environ is not None and dict(self._environ)) or None))
+
+    def to_dict(self, *, include_password: bool = False) -> dict[str, Any]:
+        """fsspec's JSON-able description, with secret option values redacted."""
+        data = dict(super().to_dict(include_password=include_password))
+        redacted: dict[str, Any] = json.loads(json.dumps(_redact_tree(data), default=str))
+        return redacted
 
     # -- construction ----------------------------------------------------------------
 
@@ -139,7 +171,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
 
     def _build(self, loaded: LoadedPolicy) -> _State:
         plan = compile_policy(loaded.policy)
-        backends = {name: build_backend(name, cfg) for name, cfg in loaded.policy.backends.items()}
+        backends = _build_backends(loaded)
         journal = journal_for(loaded.policy.journal.url, loaded.source)
         executor = Executor(backends, journal, self.metrics, self._pool)
         return _State(loaded=loaded, plan=plan, backends=backends, executor=executor)
@@ -612,3 +644,61 @@ def _read_local(path: str) -> bytes:
     about as much as reading a small file itself (perf/RESULTS.md, S1)."""
     with open(path, "rb") as f:
         return f.read()
+
+
+def _build_backends(loaded: LoadedPolicy) -> dict[str, BackendFS]:
+    """Every backend's filesystem; one that cannot be built is a PolicyError naming it."""
+    backends: dict[str, BackendFS] = {}
+    problems: list[PolicyProblem] = []
+    for name, config in loaded.policy.backends.items():
+        try:
+            backends[name] = build_backend(name, config)
+        except Exception as exc:  # fsspec/s3fs raise ValueError, TypeError, ImportError...
+            origin = loaded.origin(f"backends.{name}")
+            problems.append(
+                PolicyProblem(
+                    loaded.source,
+                    f"backends.{name}",
+                    f"cannot build this backend's filesystem: {type(exc).__name__}: "
+                    f"{redact_text(str(exc))}",
+                    line=origin.line if origin is not None else None,
+                    column=origin.column if origin is not None else None,
+                )
+            )
+    if problems:
+        raise PolicyError(problems)
+    return backends
+
+
+_LIVE_ROUTERS: weakref.WeakValueDictionary[int, Router] = weakref.WeakValueDictionary()
+
+
+def _after_fork() -> None:
+    for router in list(_LIVE_ROUTERS.values()):
+        router._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _rebuild(source: Any, environ: Mapping[str, str] | None) -> Router:
+    return Router(policy=source, environ=environ)
+
+
+def _holds_secret(tree: Any) -> bool:
+    if isinstance(tree, Mapping):
+        return any(
+            (is_secret_name(str(k)) and isinstance(v, str) and bool(v)) or _holds_secret(v)
+            for k, v in tree.items()
+        )
+    if isinstance(tree, list | tuple):
+        return any(_holds_secret(v) for v in tree)
+    return False
+
+
+def _redact_tree(tree: Any) -> Any:
+    if isinstance(tree, Mapping):
+        return redact_options(tree)
+    if isinstance(tree, list | tuple):
+        return [_redact_tree(v) for v in tree]
+    return tree

@@ -52,9 +52,9 @@ class LocalSink:
         self.path = path
         self.directory = directory or "."
         self.fsync = fsync
-        os.makedirs(self.directory, exist_ok=True)
+        os.makedirs(self.directory, mode=0o775, exist_ok=True)  # umask applies; never o+w
         self.tmp = temp_path(path) if directory else f"./{temp_path(path)}"
-        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
 
     def write(self, data: bytes | memoryview) -> int:
         """Append ``data`` to the temp file."""

@@ -158,6 +158,18 @@ class Backend(_Frozen):
         description="allow an endpoint on a link-local or metadata address (169.254.0.0/16)",
     )
 
+    def __repr_args__(self) -> Any:
+        """Like pydantic's, with secret-looking options and URL passwords redacted."""
+        from router.redact import redact_options, redact_url
+
+        for name, value in super().__repr_args__():
+            if name == "options" and isinstance(value, dict):
+                yield name, redact_options(value)
+            elif name == "url" and isinstance(value, str):
+                yield name, redact_url(value)
+            else:
+                yield name, value
+
 
 class Fallback(_Frozen):
     """What one op does when its primary fails."""
