@@ -81,6 +81,7 @@ class DemoSetup:
     policy: Path
     media: Path
     journal: Path
+    bucket: str = BUCKET
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,7 +90,7 @@ def write_policy(setup: DemoSetup, phase: str, rollout: tuple[str, float] | None
     block = f"    rollout: {{to: {rollout[0]}, percent: {rollout[1]:g}}}\n" if rollout else ""
     text = POLICY_TEMPLATE.format(
         media=setup.media,
-        bucket=BUCKET,
+        bucket=setup.bucket,
         endpoint=setup.endpoint,
         journal=setup.journal,
         phase=phase,
@@ -107,7 +108,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def demo_setup(root: Path | None = None, endpoint: str | None = None) -> Iterator[DemoSetup]:
+def demo_setup(
+    root: Path | None = None, endpoint: str | None = None, bucket: str = BUCKET
+) -> Iterator[DemoSetup]:
     """A temp dir and (unless ``endpoint`` is given) an embedded moto S3 server with a bucket."""
     import logging
 
@@ -135,13 +138,14 @@ def demo_setup(root: Path | None = None, endpoint: str | None = None) -> Iterato
             aws_secret_access_key="demo-secret-key",  # noqa: S106 - moto's fake credentials
         )
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-            client.create_bucket(Bucket=BUCKET)
+            client.create_bucket(Bucket=bucket)
         setup = DemoSetup(
             root=root,
             endpoint=endpoint,
             policy=root / "policy.yaml",
             media=root / "media",
             journal=root / "journal",
+            bucket=bucket,
         )
         setup.media.mkdir(exist_ok=True)
         write_policy(setup, "legacy")

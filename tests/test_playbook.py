@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def test_playbook_commands_run_against_the_demo_setup(
 ) -> None:
     """Each playbook command exits 0 on the demo setup in dual-write, in the order given."""
     monkeypatch.chdir(tmp_path)
-    with demo_setup(root=tmp_path / "demo", endpoint=moto_server) as setup:
+    bucket = f"playbook-{uuid.uuid4().hex[:12]}"
+    with demo_setup(root=tmp_path / "demo", endpoint=moto_server, bucket=bucket) as setup:
         seed_legacy_files(setup, 30)
         write_policy(setup, "dual-write")
         nxt = tmp_path / "next.yaml"
