@@ -26,7 +26,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from router.errors import KeyRejected
 from router.policy.model import Backend
-from router.redact import redact_options, redact_url
+from router.redact import is_secret_name, protect_library_logs, redact_options, redact_url
 
 __all__ = ["BackendFS", "build_backend", "default_options"]
 
@@ -45,7 +45,7 @@ def default_options(protocol: str) -> dict[str, Any]:
             "max_concurrency": 1,
             "s3fs_retries": 1,
             "config_kwargs": {
-                "retries": {"max_attempts": 1, "mode": "standard"},
+                "retries": {"total_max_attempts": 1, "mode": "standard"},
                 "connect_timeout": 5,
                 "read_timeout": 30,
             },
@@ -154,6 +154,16 @@ class BackendFS:
         return f"BackendFS(name={self.name!r}, protocol={self.protocol!r}, root={self.root!r})"
 
 
+def _secret_values(options: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            found.extend(_secret_values(value))
+        elif isinstance(value, str) and value and is_secret_name(str(name)):
+            found.append(value)
+    return found
+
+
 def build_backend(name: str, config: Backend) -> BackendFS:
     """Build the filesystem of a backend (no I/O for local, memory or S3)."""
     protocol, _ = fsspec.core.split_protocol(config.url)
@@ -170,6 +180,8 @@ def build_backend(name: str, config: Backend) -> BackendFS:
         value = s3fs_retries if option == "s3fs_retries" else options.get(option)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise TypeError(f"option {option} must be a whole number, not {value!r}")
+    if protocol in S3_PROTOCOLS:  # botocore logs credentials and headers at DEBUG
+        protect_library_logs(_secret_values(options))
     fs = cls(skip_instance_cache=True, **options)
     if s3fs_retries is not None:
         fs.retries = int(s3fs_retries)  # s3fs's own retry loop: a class attribute, not a kwarg

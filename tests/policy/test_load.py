@@ -134,7 +134,9 @@ def test_unknown_key_without_a_near_miss_lists_the_allowed_keys() -> None:
         "version: 1\nbackends: {local: {url: 'file:///a', zzz: 1}}\n"
         "routes: {d: {prefix: '', primary: local}}\n"
     )
-    assert line.endswith("unknown key 'zzz'; allowed keys: url, options, max_url_expiry, allow_private_endpoint")
+    assert line.endswith(
+        "unknown key 'zzz'; allowed keys: url, options, max_url_expiry, allow_private_endpoint"
+    )
 
 
 @pytest.mark.parametrize(

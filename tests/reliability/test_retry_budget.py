@@ -81,21 +81,10 @@ def test_deadline_cuts_the_retries_short(
     assert 2 <= forever.fired <= 5
 
 
-BOTOCORE_FIX = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "backends.default_options sets botocore retries max_attempts: 1, which botocore "
-        "reads as one *retry*: each router attempt is 2 HTTP requests (with botocore's own "
-        "backoff, outside the router's deadline); fix proposed in docs/reliability.md "
-        "(total_max_attempts: 1)"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "library",
     [
-        pytest.param("router-defaults", marks=BOTOCORE_FIX),
+        pytest.param("router-defaults"),
         pytest.param("total_max_attempts-1", id="with-the-fix-in-the-policy"),
     ],
 )

@@ -264,14 +264,6 @@ def test_the_workload_really_ran(canary_run: Run) -> None:
     assert "Signature=" in canary_run.urls[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "botocore logs the Authorization header (access key id) at DEBUG; "
-        "router.redact.protect_library_logs() scrubs it but backends.build_backend does "
-        "not call it yet — one-line fix proposed in docs/reliability.md"
-    ),
-)
 def test_no_canary_in_logs(canary_run: Run) -> None:
     """DEBUG logs of the whole run (botocore, aiobotocore, urllib3, s3fs, router) hold no canary."""
     assert _leaks(canary_run.logs) == []

@@ -217,18 +217,6 @@ def test_refused_mutation_after_degraded_write_keeps_the_acknowledged_data(
     assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(want)
 
 
-REPAIR_FIX = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "repair's default check ('etag') counts two objects equal by size alone when "
-        "neither side has an MD5 (local vs local, an S3 multipart ETag vs local) and drops "
-        "the journal entry without copying: the stale copy stays for good; fix proposed "
-        "in docs/reliability.md (never settle a repair on size alone)"
-    ),
-)
-
-
-@REPAIR_FIX
 def test_repair_never_keeps_a_stale_copy_of_the_same_size_locally(
     two_roots: tuple[Path, Path, Path], routers: Callable[..., Router]
 ) -> None:
@@ -242,7 +230,6 @@ def test_repair_never_keeps_a_stale_copy_of_the_same_size_locally(
     assert (a / "k").read_bytes() == (b / "k").read_bytes() == b"new!"
 
 
-@REPAIR_FIX
 def test_repair_never_keeps_a_stale_multipart_copy_of_the_same_size(
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
