@@ -25,6 +25,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the demo."""
     from router.demo import run_demo
 
+    try:
+        import moto.server  # noqa: F401 - only checking that the extra is installed
+    except ImportError:
+        print(
+            "error: router demo embeds an S3 server (moto); install it with\n"
+            "  python -m pip install 'storage-router[demo]'",
+            file=err,
+        )
+        return 2
     if args.files < 1:
         print("error: --files must be at least 1", file=err)
         return 2
