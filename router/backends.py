@@ -164,14 +164,24 @@ def _secret_values(options: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def build_backend(name: str, config: Backend) -> BackendFS:
-    """Build the filesystem of a backend (no I/O for local, memory or S3)."""
+def build_backend(name: str, config: Backend, *, deadline: float | None = None) -> BackendFS:
+    """Build the filesystem of a backend (no I/O for local, memory or S3).
+
+    ``deadline``: the shortest op deadline of the phases using this backend; an S3
+    backend's connect and read timeouts are cut to it, so that one attempt can never
+    outlast the op's whole budget.
+    """
     protocol, _ = fsspec.core.split_protocol(config.url)
     protocol = protocol or "file"
     cls = fsspec.get_filesystem_class(protocol)
     if isinstance(cls.protocol, tuple | list):
         protocol = protocol if protocol in cls.protocol else cls.protocol[0]
     options = _merge(default_options(protocol), _clean(config.options))
+    if deadline is not None and protocol in S3_PROTOCOLS:
+        timeouts = dict(options.get("config_kwargs") or {})
+        for option in ("connect_timeout", "read_timeout"):
+            timeouts[option] = min(float(timeouts.get(option, deadline)), deadline)
+        options["config_kwargs"] = timeouts
     fsync = options.pop("fsync", True)
     if not isinstance(fsync, bool):
         raise TypeError(f"option fsync must be true or false, not {fsync!r}")

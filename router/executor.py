@@ -430,6 +430,18 @@ class Executor:
         """Apply the mode's acknowledgement rules to two legs' outcomes."""
         phase = decision.phase
         rules = rules_for(phase.mode)
+        names = {Role.PRIMARY: phase.primary, Role.SHADOW: phase.shadow or ""}
+        # While the journal says the shadow holds this key's truth (an earlier degraded
+        # mutation), the shadow is the side whose outcome counts: the configured primary
+        # never had the acknowledged content, so it must not be named the truth again.
+        swapped = (
+            phase.shadow is not None
+            and phase.writes_shadow
+            and self.journal.pending(decision.route.name, key) == (phase.shadow, phase.primary)
+        )
+        if swapped:
+            primary, shadow = shadow, primary
+            names = {Role.PRIMARY: phase.shadow or "", Role.SHADOW: phase.primary}
         primary_result, primary_failure = primary
         shadow_result, shadow_failure = shadow
         settlement = rules.settle(
@@ -437,9 +449,12 @@ class Executor:
             LegOutcome(Role.PRIMARY, primary_failure.error_class if primary_failure else None),
             LegOutcome(Role.SHADOW, shadow_failure.error_class if shadow_failure else None),
         )
+        # acknowledged although the configured primary failed: degraded, swapped or not
+        degraded = settlement.degraded or (
+            swapped and shadow_failure is not None and not settlement.failed
+        )
         if settlement.divergence is not None:
             assert phase.shadow is not None
-            names = {Role.PRIMARY: phase.primary, Role.SHADOW: phase.shadow}
             failed = (
                 primary_failure if settlement.divergence.stale is Role.PRIMARY else shadow_failure
             )
@@ -452,10 +467,10 @@ class Executor:
                 truth=names[settlement.divergence.truth],
                 stale=names[settlement.divergence.stale],
                 error_class=failed.error_class if failed else ErrorClass.OTHER,
-                degraded=settlement.degraded,
+                degraded=degraded,
             )
             if trace is not None:
-                trace.divergence(degraded=settlement.degraded)
+                trace.divergence(degraded=degraded)
         if settlement.failed:
             failures = [f for f in (primary_failure, shadow_failure) if f is not None]
             raise _primary_error(failures)

@@ -26,7 +26,7 @@ from router.backends import BackendFS, build_backend
 from router.errors import KeyRejected, PolicyError, PolicyProblem
 from router.executor import Deadline, Executor
 from router.journal import Journal, journal_for
-from router.keys import join, normalize_key
+from router.keys import join, normalize_key, parent
 from router.metrics import Metrics
 from router.plan import Decision, Plan, Role, RoutePlan, compile_policy, listing_routes, route_key
 from router.policy.load import LoadedPolicy, load_policy, policy_from_dict
@@ -34,7 +34,7 @@ from router.policy.model import Op
 from router.reader import RouterReader
 from router.redact import is_secret_name, redact_options, redact_text
 from router.shadowread import ShadowCompare
-from router.sinks import TEMP_MARKER
+from router.sinks import TEMP_MARKER, make_dirs
 from router.writer import RouterWriter
 
 __all__ = ["MAX_URL_EXPIRY", "Router"]
@@ -171,7 +171,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
 
     def _build(self, loaded: LoadedPolicy) -> _State:
         plan = compile_policy(loaded.policy)
-        backends = _build_backends(loaded)
+        backends = _build_backends(loaded, plan)
         journal = journal_for(loaded.policy.journal.url, loaded.source)
         executor = Executor(backends, journal, self.metrics, self._pool)
         return _State(loaded=loaded, plan=plan, backends=backends, executor=executor)
@@ -453,9 +453,32 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
                 continue  # counted as a failed list call; the primary's listing stands
             for entry in entries:
                 merged.setdefault(entry["name"], entry)
+        self._guard_listing(state, route, directory, merged)
         for name, entry in merged.items():
             if entry.get("type") == "directory" or _owner(state.plan, name) is route:
                 yield name, entry
+
+    def _guard_listing(
+        self, state: _State, route: RoutePlan, directory: str, merged: dict[str, Any]
+    ) -> None:
+        """The journal guard, for listings: a key whose pending entry says the listed side
+        is stale is shown as the side holding the truth has it (or not at all)."""
+        pending: dict[str, tuple[str, str]] = {}
+        for entry in state.executor.journal.entries(route.name):  # oldest first
+            if parent(entry.key) == directory:
+                pending[entry.key] = (entry.truth, entry.stale)
+        for key, (truth, _stale) in pending.items():
+            backend = state.backends.get(truth)
+            if backend is None:
+                continue
+            try:
+                info = backend.fs.info(backend.path(key))
+            except FileNotFoundError:
+                merged.pop(key, None)
+            except OSError:
+                continue  # unknown: keep what the listing said
+            else:
+                merged[key] = self._info_out(state, truth, dict(info))
 
     # -- writes -----------------------------------------------------------------------
 
@@ -490,7 +513,7 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         """Create a directory on each side that has directories."""
         state = self._state
         key, decision = self._decide_dir(state, path)
-        state.executor.mutate(decision, Op.WRITE, key, lambda b, p: b.fs.makedirs(p, exist_ok=True))
+        state.executor.mutate(decision, Op.WRITE, key, _make_dirs)
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         """Create a directory and its parents."""
@@ -646,13 +669,14 @@ def _read_local(path: str) -> bytes:
         return f.read()
 
 
-def _build_backends(loaded: LoadedPolicy) -> dict[str, BackendFS]:
+def _build_backends(loaded: LoadedPolicy, plan: Plan) -> dict[str, BackendFS]:
     """Every backend's filesystem; one that cannot be built is a PolicyError naming it."""
     backends: dict[str, BackendFS] = {}
     problems: list[PolicyProblem] = []
+    deadlines = _deadlines(plan)
     for name, config in loaded.policy.backends.items():
         try:
-            backends[name] = build_backend(name, config)
+            backends[name] = build_backend(name, config, deadline=deadlines.get(name))
         except Exception as exc:  # fsspec/s3fs raise ValueError, TypeError, ImportError...
             origin = loaded.origin(f"backends.{name}")
             problems.append(
@@ -702,3 +726,22 @@ def _redact_tree(tree: Any) -> Any:
     if isinstance(tree, list | tuple):
         return [_redact_tree(v) for v in tree]
     return tree
+
+
+def _make_dirs(b: BackendFS, p: str) -> None:
+    if b.writes_atomically:
+        make_dirs(p)  # every level 0o775 before the umask: never world-writable
+    else:
+        b.fs.makedirs(p, exist_ok=True)
+
+
+def _deadlines(plan: Plan) -> dict[str, float]:
+    """Per backend, the shortest op deadline of the phases that use it."""
+    found: dict[str, float] = {}
+    for route in plan.routes.values():
+        for phase in route.phases.values():
+            for op_plan in phase.ops.values():
+                if op_plan.deadline is not None:
+                    for name in phase.backends:
+                        found[name] = min(found.get(name, op_plan.deadline), op_plan.deadline)
+    return found

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from router.sinks import make_dirs
+
 __all__ = ["Entry", "Journal", "journal_for", "journal_root", "key_hash"]
 
 _RACY_SECONDS = 1.0
@@ -116,7 +118,7 @@ class Journal:
     def record(self, entry: Entry) -> Entry:
         """Write ``entry`` durably and return it with its id."""
         directory = self._route_dir(entry.route)
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(str(directory))
         entry_id = f"{key_hash(entry.key)}-{time.time_ns()}-{secrets.token_hex(4)}"
         entry = replace(entry, id=entry_id)
         self._write(directory / f"{entry_id}.json", entry)

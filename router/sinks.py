@@ -22,9 +22,36 @@ from typing import Any, Protocol
 
 from router.backends import BackendFS
 
-__all__ = ["OBJECT_STORES", "TEMP_MARKER", "Sink", "open_sink", "temp_path"]
+__all__ = [
+    "DIR_MODE",
+    "OBJECT_STORES",
+    "TEMP_MARKER",
+    "Sink",
+    "make_dirs",
+    "open_sink",
+    "temp_path",
+]
 
 TEMP_MARKER = ".router-tmp-"
+DIR_MODE = 0o775
+"""Mode of the directories the router creates, before the umask: never world-writable."""
+
+
+def make_dirs(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)`` with DIR_MODE for *every* level it creates
+    (``os.makedirs`` gives the intermediate levels 0o777 before the umask)."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path.rstrip("/"))
+    if parent and parent != path:
+        make_dirs(parent)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
 WRITE_BLOCK = 8 * 2**20
 
 
@@ -52,7 +79,7 @@ class LocalSink:
         self.path = path
         self.directory = directory or "."
         self.fsync = fsync
-        os.makedirs(self.directory, mode=0o775, exist_ok=True)  # umask applies; never o+w
+        make_dirs(self.directory)
         self.tmp = temp_path(path) if directory else f"./{temp_path(path)}"
         self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
 

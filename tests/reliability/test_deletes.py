@@ -136,14 +136,6 @@ def test_delete_with_5xx_on_one_side_is_journaled_and_never_resurrected(
     _never_served(fs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "listings are not journal-guarded: after a degraded delete the stale primary still "
-        "lists the key (and after a degraded write it does not list the new one), while "
-        "exists() says otherwise. Fix proposed in docs/reliability.md (Router._list_route)."
-    ),
-)
 @pytest.mark.parametrize("mutation", ["delete", "write"])
 def test_listing_agrees_with_exists_after_a_degraded_mutation(
     mutation: str,

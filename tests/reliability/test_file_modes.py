@@ -100,14 +100,6 @@ def test_journal_files_are_not_world_writable(mask: int, tmp_path: Path) -> None
     assert [str(p) for p in journal if _mode(p) & stat.S_IWOTH] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "with umask 0, files are 0664 but os.makedirs gives intermediate directories "
-        "0777, as do mkdir() (fsspec's makedirs) and the journal (Path.mkdir); fix "
-        "proposed in docs/reliability.md (create every level with 0o775)"
-    ),
-)
 @pytest.mark.usefixtures("umask")
 def test_nothing_is_world_writable_even_with_umask_zero(tmp_path: Path) -> None:
     """With umask 0, no file or directory the router creates is world-writable."""

@@ -124,15 +124,6 @@ def test_closed_port_fails_fast_with_a_builtin_error(
     assert classify(raised.value) is ErrorClass.TRANSIENT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the deadline is only checked between attempts: one attempt against a silent "
-        "server lasts the backend's read_timeout (here 3s, twice: see the botocore retry "
-        "above) whatever the op's deadline (300ms); fix proposed in docs/reliability.md "
-        "(clamp S3 timeouts to the deadline)"
-    ),
-)
 def test_silent_server_fails_the_op_within_its_deadline(
     tmp_path: Any, routers: Callable[..., Router]
 ) -> None:

@@ -173,15 +173,6 @@ def test_primary_refusing_half_the_writes(
     assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(model)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a mutation refused by the primary (403) after a degraded write overwrites or "
-        "deletes the shadow's only copy of the acknowledged data and journals the "
-        "primary (which never had it) as the truth: the acknowledged write is lost. "
-        "Fix proposed in docs/reliability.md (settle against the side holding the truth)."
-    ),
-)
 @pytest.mark.parametrize("second", ["write", "delete"])
 def test_refused_mutation_after_degraded_write_keeps_the_acknowledged_data(
     second: str,
