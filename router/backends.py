@@ -15,6 +15,7 @@ A user's ``options`` win over these defaults (nested dicts are merged).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,16 @@ from router.redact import is_secret_name, protect_library_logs, redact_options, 
 __all__ = ["BackendFS", "build_backend", "default_options"]
 
 S3_PROTOCOLS = frozenset({"s3", "s3a"})
+
+
+@functools.lru_cache(maxsize=8192)
+def _real_dir(directory: str) -> str:
+    """The real path of a directory (cached: a root's directories rarely become links)."""
+    return os.path.realpath(directory)
+
+
+def _within(real: str, root: str) -> bool:
+    return real == root or real.startswith(root + "/")
 
 
 def default_options(protocol: str) -> dict[str, Any]:
@@ -108,8 +119,13 @@ class BackendFS:
             return self.root
         path = f"{self.root}/{key}" if self.root else key
         if self.confine:
-            real = os.path.realpath(path)
-            if real != path and not (real + "/").startswith(self._real_root + "/"):
+            # The parent's real path is cached (one dict lookup); the last component costs
+            # one lstat, and only a symlink there is resolved in full.
+            real_dir = _real_dir(path.rpartition("/")[0] or "/")
+            escapes = not _within(real_dir, self._real_root) or (
+                os.path.islink(path) and not _within(os.path.realpath(path), self._real_root)
+            )
+            if escapes:
                 raise KeyRejected(
                     key, f"it resolves outside backend {self.name!r} through a symlink"
                 )
