@@ -43,7 +43,9 @@ def refusal(data: str | bytes, environ: dict[str, str] | None = None) -> PolicyE
     return None
 
 
-def outcome(data: str | bytes, environ: dict[str, str] | None = None) -> None:
+def assert_policy_or_explained_error(
+    data: str | bytes, environ: dict[str, str] | None = None
+) -> None:
     """Loading ``data`` gives a policy, or a PolicyError with at least one explained problem."""
     error = refusal(data, environ)
     if error is not None:
@@ -55,14 +57,14 @@ def outcome(data: str | bytes, environ: dict[str, str] | None = None) -> None:
 @given(st.binary(max_size=4096))
 def test_random_bytes_give_policy_error(data: bytes) -> None:
     """Random bytes never raise anything but PolicyError."""
-    outcome(data)
+    assert_policy_or_explained_error(data)
 
 
 @FUZZ
 @given(st.text(max_size=2048))
 def test_random_text_gives_policy_error(text: str) -> None:
     """Random text never raises anything but PolicyError."""
-    outcome(text)
+    assert_policy_or_explained_error(text)
 
 
 @FUZZ
@@ -85,7 +87,7 @@ def test_mutated_certificates_policy_gives_policy_or_policy_error(
     for position, length, insert in edits:
         at = min(position, len(text))
         text = text[:at] + insert + text[at + length :]
-    outcome(text)
+    assert_policy_or_explained_error(text)
 
 
 @FUZZ
@@ -97,7 +99,7 @@ def test_byte_flips_of_certificates_policy_give_policy_or_policy_error(
     data = bytearray(CERTIFICATES.encode())
     for position, value in flips:
         data[position] = value
-    outcome(bytes(data))
+    assert_policy_or_explained_error(bytes(data))
 
 
 _NAMES = st.lists(
@@ -120,4 +122,4 @@ _VALUES = st.one_of(
 @given(st.dictionaries(_NAMES, _VALUES, max_size=5))
 def test_random_overrides_give_policy_or_policy_error(environ: dict[str, str]) -> None:
     """Any ROUTER_ variables give either a valid policy or PolicyError naming a variable."""
-    outcome(CERTIFICATES, environ)
+    assert_policy_or_explained_error(CERTIFICATES, environ)

@@ -171,7 +171,7 @@ def _files(top: Path) -> set[Path]:
     return {p for p in top.rglob("*") if p.is_file() or p.is_symlink()}
 
 
-def _lands_inside(fs: Router, tmp: Path, key: str, data: bytes) -> None:
+def assert_lands_inside(fs: Router, tmp: Path, key: str, data: bytes) -> None:
     """Writing ``key`` creates exactly ROOT/canonical (inside the root) and reads back."""
     root = (tmp / "a").resolve()
     canonical = normalize_key(Router._strip_protocol(key))
@@ -194,7 +194,7 @@ def test_odd_but_legal_key_lands_inside_the_root(
     """Percent-escapes, fullwidth dots, NFC/NFD, trailing dots/spaces are literal names inside the root."""
     (tmp_path / "a").mkdir()
     fs = routers(_policy(tmp_path, tmp_path / "journal"))
-    _lands_inside(fs, tmp_path, key, key.encode("utf-8", "surrogatepass"))
+    assert_lands_inside(fs, tmp_path, key, key.encode("utf-8", "surrogatepass"))
 
 
 def test_nfc_and_nfd_are_two_keys(tmp_path: Path, routers: Callable[..., Router]) -> None:
@@ -285,7 +285,7 @@ def test_fuzzed_key_is_refused_without_io_or_lands_inside(key: str, data: bytes)
                     assert name == ""
                 assert _files(tmp) == set()
             else:
-                _lands_inside(fs, tmp, key, data)
+                assert_lands_inside(fs, tmp, key, data)
                 assert _files(tmp / "a") == {(tmp / "a").resolve() / canonical}
             memory = fs.backends["b"]
             if memory.fs.exists(memory.root):
