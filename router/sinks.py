@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
+import random
 from typing import Any, Protocol
 
 from router.backends import BackendFS
@@ -79,9 +79,24 @@ class LocalSink:
         self.path = path
         self.directory = directory or "."
         self.fsync = fsync
-        make_dirs(self.directory)
-        self.tmp = temp_path(path) if directory else f"./{temp_path(path)}"
-        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
+        self.tmp = self._temp()
+        self.fd: int | None = self._create()
+
+    def _temp(self) -> str:
+        tmp = temp_path(self.path)
+        return tmp if "/" in self.path else f"./{tmp}"
+
+    def _create(self) -> int:
+        """Create the temp file; its directory (and parents) only when missing, so a
+        write into an existing directory costs no ``stat`` of it."""
+        for _ in range(8):
+            try:
+                return os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
+            except FileNotFoundError:
+                make_dirs(self.directory)
+            except FileExistsError:  # another writer drew the same name: draw again
+                self.tmp = self._temp()
+        return os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
 
     def write(self, data: bytes | memoryview) -> int:
         """Append ``data`` to the temp file."""
@@ -128,10 +143,19 @@ OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 """Protocols whose writers publish nothing until ``close``."""
 
 
+_names = random.Random()
+"""Temp-name suffixes: drawn without a system call per write (``secrets`` would make
+one), seeded from the OS once per process and again in every forked child, so two
+processes never share a sequence. A clash is still caught by ``O_EXCL``."""
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_names.seed)
+
+
 def temp_path(path: str) -> str:
-    """A hidden sibling of ``path`` for an unpublished write (names carry TEMP_MARKER)."""
+    """A hidden sibling of ``path`` for an unpublished write (names carry TEMP_MARKER
+    and 12 hex digits)."""
     directory, _, name = path.rpartition("/")
-    hidden = f".{name[:80]}{TEMP_MARKER}{secrets.token_hex(6)}"
+    hidden = f".{name[:80]}{TEMP_MARKER}{_names.getrandbits(48):012x}"
     return f"{directory}/{hidden}" if directory else hidden
 
 
