@@ -7,13 +7,16 @@ import os
 from typing import Any
 
 from bench.core import KIB, MIB, Context, Target, policy
-from bench.proposals import LocalFastReadRouter, _read_whole_local
 from bench.report import latency_table, table
 from bench.stats import ratio, ratio_ci
 
 TITLE = "S1 overhead: primary-only route vs the backend called directly"
 NKEYS = 16
-PROPOSED_READ = "proposal 1: router.cat_file with a local fast path"
+
+
+def _read_whole_local(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def durable_write(path: str, data: bytes) -> None:
@@ -94,7 +97,6 @@ def local(ctx: Context, tables: list[dict[str, Any]]) -> None:
     )
     router = Router.from_dict(pol)
     router_nf = Router.from_dict(nofsync)
-    proposed = LocalFastReadRouter.from_dict(pol)
 
     def one(size: int, label: str) -> None:
         data = os.urandom(size)
@@ -114,7 +116,6 @@ def local(ctx: Context, tables: list[dict[str, Any]]) -> None:
                     f"{root}/direct/d/k{k(r)}"
                 ),
                 "router.cat_file": lambda r: router.cat_file(f"d/k{k(r)}"),
-                PROPOSED_READ: lambda r: proposed.cat_file(f"d/k{k(r)}"),
                 "builtin open().read()": lambda r: _read_whole_local(f"{root}/direct/d/k{k(r)}"),
             },
             rounds=ctx.scale(3000 if small else 400, 40),
@@ -125,10 +126,6 @@ def local(ctx: Context, tables: list[dict[str, Any]]) -> None:
                 f"S1 local {label} read",
                 reads,
                 "fsspec LocalFileSystem.cat_file",
-                notes=[
-                    f"`{PROPOSED_READ}`: the change proposed for `Router.cat_file` "
-                    "(perf/bench/proposals.py), measured in the same rounds."
-                ],
             )
         )
         if small:
@@ -173,6 +170,14 @@ def local(ctx: Context, tables: list[dict[str, Any]]) -> None:
             )
         )
         if small:
+            tables.append(
+                profile_table(
+                    "S1 local 4 KiB write, fsync: false: where router.pipe_file's time goes "
+                    "(cProfile, own time per call)",
+                    lambda: router_nf.pipe_file("d/k0", data),
+                    ctx.scale(5000, 500),
+                )
+            )
             for op, samples, base, name in (
                 ("read", reads, "fsspec LocalFileSystem.cat_file", "router.cat_file"),
                 (
@@ -214,25 +219,11 @@ def local(ctx: Context, tables: list[dict[str, Any]]) -> None:
                     detail=_delta(a, b),
                 )
             )
-            r = reads[PROPOSED_READ]
-            b3 = reads["fsspec LocalFileSystem.cat_file"]
-            ctx.add_target(
-                Target(
-                    "S1 local 4 KiB read with proposal 1 (local fast path ÷ direct fsspec) "
-                    "— informational",
-                    "≤ 1.10",
-                    ratio(r, b3),
-                    1.10,
-                    ci=ratio_ci(r, b3),
-                    detail=_delta(r, b3),
-                )
-            )
 
     for size, label in ((4 * KIB, "4 KiB"), (1 * MIB, "1 MiB")):
         one(size, label)
     router.close()
     router_nf.close()
-    proposed.close()
 
 
 def _delta(a: list[float], b: list[float]) -> str:

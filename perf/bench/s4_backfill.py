@@ -3,7 +3,13 @@
 
 Each tool runs in its own process into a fresh bucket: objects/s and MiB/s from the
 process's wall time (start-up included, as an operator sees it), HTTP requests per object
-from the moto server's counter, peak RSS from the kernel's rusage of the process."""
+from the moto server's counter, peak RSS from the kernel's rusage of the process.
+
+Each copying tool then runs a second time over the same, now complete, bucket (a fresh
+work directory, so no checkpoint is reused): that *no-op run* is the tool's start-up plus
+its listing and comparison, and the run's wall time minus it is the time spent moving
+bytes. Both are reported, so a tool that starts slowly and a tool that copies slowly can
+be told apart."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +30,10 @@ from bench.report import table
 TITLE = "S4 backfill: router backfill vs rclone copy, aws s3 sync and raw PUTs"
 RAW_THREADS = 16
 RAW = f"raw PUTs, {RAW_THREADS} threads"
-PROPOSAL = "proposal 2: router backfill, CRC32 off (Content-MD5 only)"
-TOOLS = ("router backfill", "rclone copy", "aws s3 sync", RAW, PROPOSAL)
+TOOLS = ("router backfill", "rclone copy", "aws s3 sync", RAW)
+COPIERS = ("router backfill", "rclone copy", "aws s3 sync")
+"""The tools whose second run over a complete bucket copies nothing (the raw ceiling
+would PUT everything again)."""
 
 
 def _make_tree(root: Path, count: int, size: int) -> None:
@@ -70,12 +79,8 @@ def _empty(ctx: Context, bucket: str) -> None:
 def _command(ctx: Context, tool: str, src: Path, bucket: str, work: Path) -> tuple[list[str], dict]:
     ep = ctx.server.endpoint
     env = {**os.environ, **S3_ENV}
-    if tool in ("router backfill", PROPOSAL):
+    if tool == "router backfill":
         s3_options: dict[str, Any] = {"endpoint_url": ep}
-        if tool == PROPOSAL:
-            # the backfill sends Content-MD5 and checks the ETag; botocore's CRC32 (its
-            # default since 1.36) hashes every body a second time, on the event loop
-            s3_options["config_kwargs"] = {"request_checksum_calculation": "when_required"}
         journal = work / "journal"
         policy = {
             "version": 1,
@@ -140,7 +145,7 @@ def _available(tool: str) -> str | None:
         return "rclone is not installed (apt-get install rclone)"
     if tool == "aws s3 sync" and not _aws():
         return "the aws CLI is not installed (pip install awscli)"
-    if tool in ("router backfill", PROPOSAL):
+    if tool == "router backfill":
         from router.cli import commands
 
         if "backfill" not in commands.COMMANDS:
@@ -151,7 +156,7 @@ def _available(tool: str) -> str | None:
 def _dataset(ctx: Context, name: str, count: int, size: int) -> dict[str, Any]:
     src = ctx.dir(f"s4-src-{name}")
     _make_tree(src, count, size)
-    reps = ctx.scale(2, 1)
+    reps = ctx.scale(3, 1)
     runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
     missing = {tool: why for tool in TOOLS if (why := _available(tool))}
     for rep in range(reps):
@@ -188,11 +193,41 @@ def _dataset(ctx: Context, name: str, count: int, size: int) -> dict[str, Any]:
                         "requests": reqs["requests"],
                         "requests_total": reqs["total"],
                         "server_cpu_s": reqs["server_cpu_s"],
+                        **(
+                            _noop(ctx, tool, src, bucket, f"{name}-{rep}")
+                            if tool in COPIERS
+                            else {}
+                        ),
                     }
                 )
             _empty(ctx, bucket)
     shutil.rmtree(src, ignore_errors=True)
     return {"count": count, "size": size, "runs": runs, "missing": missing}
+
+
+def _noop(ctx: Context, tool: str, src: Path, bucket: str, label: str) -> dict[str, Any]:
+    """The tool run again over the complete bucket: start-up, listing and comparison."""
+    work = ctx.dir(f"s4-noop-{label}-{TOOLS.index(tool)}")
+    argv, env = _command(ctx, tool, src, bucket, work)
+    result, reqs = ctx.count_requests(lambda: run_measured(argv, env=env, cwd=work))
+    if result["rc"] != 0 or reqs["requests"].get("PUT object"):
+        return {"noop_failed": tail(result["stderr"] or result["stdout"])}
+    return {"noop_wall_s": result["wall_s"], "noop_requests": reqs["total"]}
+
+
+def _median(run: list[dict[str, Any]], field: str) -> float | None:
+    values = [r[field] for r in run if not r.get("failed") and r.get(field) is not None]
+    return statistics.median(values) if values else None
+
+
+def _transfer_s(run: list[dict[str, Any]]) -> float | None:
+    """Median of (wall - no-op run) over the runs that have both."""
+    values = [
+        r["wall_s"] - r["noop_wall_s"]
+        for r in run
+        if not r.get("failed") and r.get("noop_wall_s") is not None
+    ]
+    return statistics.median(values) if values else None
 
 
 def _rate(run: list[dict[str, Any]], count: int) -> float | None:
@@ -206,16 +241,15 @@ def _table(name: str, data: dict[str, Any]) -> dict[str, Any]:
     count, size = data["count"], data["size"]
     rows = []
     rclone = _rate(data["runs"]["rclone copy"], count)
+    blank = [None] * 11
     for tool in TOOLS:
         if tool in data["missing"]:
-            rows.append([tool, "not run: " + data["missing"][tool], *[None] * 8])
+            rows.append([tool, "not run: " + data["missing"][tool], *blank[1:]])
             continue
         runs = data["runs"][tool]
         good = [r for r in runs if not r.get("failed")]
         if not good:
-            rows.append(
-                [tool, "FAILED: " + runs[0]["stderr"].replace("\n", " ")[:300], *[None] * 8]
-            )
+            rows.append([tool, "FAILED: " + runs[0]["stderr"].replace("\n", " ")[:300], *blank[1:]])
             continue
         rate = _rate(runs, count)
         assert rate is not None
@@ -224,10 +258,12 @@ def _table(name: str, data: dict[str, Any]) -> dict[str, Any]:
         rows.append(
             [
                 tool,
-                " / ".join(f"{r['wall_s']:.1f}" for r in good),
+                " / ".join(f"{r['wall_s']:.2f}" for r in good),
                 rate,
                 rate * size / MIB,
                 rate / rclone if rclone else None,
+                _median(runs, "noop_wall_s"),
+                _transfer_s(runs),
                 best["requests_total"] / count,
                 kinds,
                 max(r["peak_rss_mib"] for r in good),
@@ -244,6 +280,8 @@ def _table(name: str, data: dict[str, Any]) -> dict[str, Any]:
             "objects/s",
             "MiB/s",
             "÷ rclone",
+            "no-op run s (start-up + listing)",
+            "wall - no-op s (moving bytes)",
             "HTTP req/object",
             "requests by kind",
             "peak RSS MiB",
@@ -254,21 +292,65 @@ def _table(name: str, data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+STARTUP = (
+    ("python -c pass", ["-c", "pass"]),
+    ("import router.cli.main (the CLI and the policy model)", ["-c", "import router.cli.main"]),
+    (
+        "import router.cli.main, s3fs (+ s3fs, aiobotocore, aiohttp)",
+        ["-c", "import router.cli.main, s3fs"],
+    ),
+    (
+        "+ build the backfill's botocore S3 client",
+        [
+            "-c",
+            "import router.cli.main, s3fs, botocore.session; "
+            "botocore.session.get_session().create_client('s3', region_name='us-east-1')",
+        ],
+    ),
+)
+
+
+def _startup(ctx: Context) -> dict[str, Any]:
+    """Where a router process's start-up goes: the wall time of each step, cumulative."""
+    rows = []
+    for label, args in STARTUP:
+        walls = [
+            run_measured([sys.executable, *args], env=dict(os.environ))["wall_s"]
+            for _ in range(ctx.scale(5, 1))
+        ]
+        rows.append([label, statistics.median(walls) * 1000])
+    rclone = which("rclone")
+    if rclone:
+        walls = [run_measured([rclone, "version"])["wall_s"] for _ in range(ctx.scale(5, 1))]
+        rows.append(["rclone version (for comparison)", statistics.median(walls) * 1000])
+    return table(
+        "S4 start-up: a Python process's imports, measured alone",
+        ["step (cumulative)", "wall ms (median)"],
+        rows,
+        notes=[
+            "Each line a new process doing the steps above it too: the difference between "
+            "two lines is that step's cost. The backfill sends every request through its "
+            "own botocore client; s3fs (and with it aiobotocore and aiohttp) is imported to "
+            "build the S3 filesystem whose settings that client mirrors."
+        ],
+    )
+
+
 def run(ctx: Context) -> dict[str, Any]:
     small = _dataset(ctx, "small", ctx.scale(2000, 20), 4 * KIB)
     large = _dataset(ctx, "large", ctx.scale(20, 2), ctx.scale(8, 1) * MIB)
     big = f"{large['size'] // MIB} MiB"
-    tables = [_table("small objects", small), _table(f"{big} objects", large)]
+    tables = [_table("small objects", small), _table(f"{big} objects", large), _startup(ctx)]
     notes = [
         "Default flags for every tool: `router backfill POLICY --route certificates` "
         "(concurrency 8), `rclone copy SRC moto:BUCKET/...` (4 transfers, 8 checkers), "
         f"`aws s3 sync SRC s3://BUCKET/... --endpoint-url ...`; the ceiling is {RAW_THREADS} "
         "threads of boto3 `put_object` sharing one client. Each run goes to a fresh bucket "
         "and is checked afterwards (object count and bytes) before it counts.",
-        f"`{PROPOSAL}`: the same backfill with the S3 backend option `config_kwargs: "
-        "{request_checksum_calculation: when_required}` (a policy setting, no code change): "
-        "botocore then sends no CRC32 of its own beside the backfill's Content-MD5, which "
-        "S3 checks on receipt and the backfill checks against the ETag.",
+        "No-op run: each copying tool run a second time over the complete bucket, from a "
+        "fresh work directory — its start-up, listings and comparison, with nothing to copy "
+        "(checked: no PUT). `wall - no-op` is the median over runs of the time spent moving "
+        "bytes. Objects/s and the targets use the whole wall time, start-up included.",
     ]
     for label, data in (("small", small), (big, large)):
         runs = data["runs"]
@@ -276,6 +358,20 @@ def run(ctx: Context) -> dict[str, Any]:
         rclone_rate = _rate(runs["rclone copy"], data["count"])
         raw_rate = _rate(runs[RAW], data["count"])
         why = data["missing"].get("router backfill") or data["missing"].get("rclone copy") or ""
+        detail = why
+        if router_rate and rclone_rate:
+            detail = f"{router_rate:.0f} vs {rclone_rate:.0f} objects/s"
+            phases = [
+                (_median(runs[t], "noop_wall_s"), _transfer_s(runs[t]))
+                for t in ("router backfill", "rclone copy")
+            ]
+            (r_noop, r_move), (c_noop, c_move) = phases
+            if None not in (r_noop, r_move, c_noop, c_move):
+                detail += (
+                    f"; start-up + listing (no-op run) {r_noop:.2f} s vs {c_noop:.2f} s; "
+                    f"moving bytes {r_move:.2f} s vs {c_move:.2f} s "
+                    f"(router ÷ rclone on that part alone: {c_move / r_move:.2f})"
+                )
         ctx.add_target(
             Target(
                 f"S4 backfill {label} objects (router ÷ rclone copy, objects/s)",
@@ -283,11 +379,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 router_rate / rclone_rate if router_rate and rclone_rate else None,
                 1.5 if label == "small" else 1.0,
                 higher_is_better=True,
-                detail=(
-                    f"{router_rate:.0f} vs {rclone_rate:.0f} objects/s"
-                    if router_rate and rclone_rate
-                    else why
-                ),
+                detail=detail,
             )
         )
         if label == "small":
