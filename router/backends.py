@@ -11,19 +11,25 @@ Defaults chosen so the *router* owns retries and caching decisions:
 - local: parent directories are created on write.
 
 A user's ``options`` win over these defaults (nested dicts are merged).
+
+An S3 backend served by s3fs is built lazily: its ``S3FileSystem`` (and the import of
+s3fs, aiobotocore and aiohttp, a few hundred milliseconds) comes with the first use of
+:attr:`BackendFS.fs`, so a process that only talks to S3 through the migration tools'
+own botocore client (:mod:`router.migrate.s3direct`) never pays for it.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.registry import known_implementations, registry
 
 from router.errors import KeyRejected
 from router.policy.model import Backend
@@ -32,6 +38,7 @@ from router.redact import is_secret_name, protect_library_logs, redact_options, 
 __all__ = ["BackendFS", "build_backend", "default_options"]
 
 S3_PROTOCOLS = frozenset({"s3", "s3a"})
+S3FS_CLASS = "s3fs.S3FileSystem"
 
 
 @functools.lru_cache(maxsize=8192)
@@ -81,17 +88,73 @@ def _clean(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _clean(v) if isinstance(v, Mapping) else v for k, v in options.items() if v != ""}
 
 
-@dataclass(eq=False)
 class BackendFS:
-    """A named, rooted filesystem. Keys map to ``root/key``."""
+    """A named, rooted filesystem. Keys map to ``root/key``.
 
-    name: str
-    fs: AbstractFileSystem = field(repr=False)
-    root: str
-    protocol: str
-    options: Mapping[str, Any] = field(repr=False)
-    fsync: bool = True
-    max_url_expiry: float = 7 * 24 * 3600.0
+    ``fs`` is the filesystem, or a function that builds it on first use (see the module
+    docstring); assigning ``fs`` replaces it (fault injection wraps it this way).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fs: AbstractFileSystem | Callable[[], AbstractFileSystem],
+        root: str,
+        protocol: str,
+        options: Mapping[str, Any],
+        fsync: bool = True,
+        max_url_expiry: float = 7 * 24 * 3600.0,
+        *,
+        fs_class: str | None = None,
+        s3fs_retries: int | None = None,
+    ) -> None:
+        self.name = name
+        self.root = root
+        self.protocol = protocol
+        self.options = options
+        self.fsync = fsync
+        self.max_url_expiry = max_url_expiry
+        self.s3fs_retries = s3fs_retries
+        """s3fs's own retry loop (``S3FileSystem.retries``), set when the policy sets it."""
+        self._fs: AbstractFileSystem | None = None
+        self._build: Callable[[], AbstractFileSystem] | None = None
+        if isinstance(fs, AbstractFileSystem):
+            self._fs = fs
+            fs_class = None
+        else:
+            self._build = fs
+        self._fs_class = fs_class
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        """The filesystem (built now if it was deferred)."""
+        fs = self._fs
+        if fs is None:
+            assert self._build is not None
+            made = self._build()
+            if self._fs is None:  # another thread may have built one meanwhile: keep it
+                self._fs = made
+            fs = self._fs
+        return fs
+
+    @fs.setter
+    def fs(self, value: AbstractFileSystem) -> None:
+        self._fs = value
+
+    @property
+    def built_fs(self) -> AbstractFileSystem | None:
+        """The filesystem if it exists yet, without building it."""
+        return self._fs
+
+    @property
+    def is_s3fs(self) -> bool:
+        """Whether the filesystem is (or will be) a plain ``s3fs.S3FileSystem`` — not a
+        wrapper around one — answered without importing s3fs when it is not built yet."""
+        fs = self._fs
+        if fs is None:
+            return self._fs_class == S3FS_CLASS
+        s3fs = sys.modules.get("s3fs")
+        return s3fs is not None and type(fs) is s3fs.S3FileSystem
 
     @property
     def is_local(self) -> bool:
@@ -101,7 +164,7 @@ class BackendFS:
     @property
     def writes_atomically(self) -> bool:
         """Whether writes can use a temp file + rename (a real local filesystem)."""
-        return isinstance(self.fs, LocalFileSystem)
+        return isinstance(self._fs, LocalFileSystem)
 
     @property
     def is_s3(self) -> bool:
@@ -180,18 +243,43 @@ def _secret_values(options: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _served_by_s3fs(protocol: str) -> bool:
+    """Whether fsspec would serve ``protocol`` with ``s3fs.S3FileSystem`` itself (not a
+    class registered in its place), answered without importing s3fs."""
+    if protocol not in S3_PROTOCOLS:
+        return False
+    cls = registry.get(protocol)
+    if cls is not None:
+        s3fs = sys.modules.get("s3fs")
+        return s3fs is not None and cls is s3fs.S3FileSystem
+    known = known_implementations.get(protocol)
+    return bool(known) and known.get("class") == S3FS_CLASS
+
+
+def _strip_s3_url(url: str) -> str:
+    """``s3://bucket/prefix/`` → ``bucket/prefix``, as ``S3FileSystem._strip_protocol``."""
+    for protocol in ("s3", "s3a"):
+        for sep in ("://", "::"):
+            if url.startswith(protocol + sep):
+                url = url[len(protocol) + len(sep) :]
+    return url.rstrip("/")
+
+
 def build_backend(name: str, config: Backend, *, deadline: float | None = None) -> BackendFS:
     """Build the filesystem of a backend (no I/O for local, memory or S3).
 
     ``deadline``: the shortest op deadline of the phases using this backend; an S3
     backend's connect and read timeouts are cut to it, so that one attempt can never
-    outlast the op's whole budget.
+    outlast the op's whole budget. An s3fs filesystem is built on first use.
     """
     protocol, _ = fsspec.core.split_protocol(config.url)
     protocol = protocol or "file"
-    cls = fsspec.get_filesystem_class(protocol)
-    if isinstance(cls.protocol, tuple | list):
-        protocol = protocol if protocol in cls.protocol else cls.protocol[0]
+    lazy = _served_by_s3fs(protocol)
+    cls: Any = None
+    if not lazy:
+        cls = fsspec.get_filesystem_class(protocol)
+        if isinstance(cls.protocol, tuple | list):
+            protocol = protocol if protocol in cls.protocol else cls.protocol[0]
     options = _merge(default_options(protocol), _clean(config.options))
     if deadline is not None and protocol in S3_PROTOCOLS:
         timeouts = dict(options.get("config_kwargs") or {})
@@ -208,16 +296,22 @@ def build_backend(name: str, config: Backend, *, deadline: float | None = None) 
             raise TypeError(f"option {option} must be a whole number, not {value!r}")
     if protocol in S3_PROTOCOLS:  # botocore logs credentials and headers at DEBUG
         protect_library_logs(_secret_values(options))
-    fs = cls(skip_instance_cache=True, **options)
-    if s3fs_retries is not None:
-        fs.retries = int(s3fs_retries)  # s3fs's own retry loop: a class attribute, not a kwarg
-    root = cls._strip_protocol(config.url).rstrip("/")
+    retries = int(s3fs_retries) if s3fs_retries is not None else None
+
+    def make() -> AbstractFileSystem:
+        made = fsspec.get_filesystem_class(protocol)(skip_instance_cache=True, **options)
+        if retries is not None:
+            made.retries = retries  # s3fs's own retry loop: a class attribute, not a kwarg
+        return made
+
     return BackendFS(
-        name=name,
-        fs=fs,
-        root=root,
-        protocol=protocol,
-        options=options,
-        fsync=fsync,
-        max_url_expiry=config.max_url_expiry,
+        name,
+        make if lazy else make(),
+        _strip_s3_url(config.url) if lazy else cls._strip_protocol(config.url).rstrip("/"),
+        protocol,
+        options,
+        fsync,
+        config.max_url_expiry,
+        fs_class=S3FS_CLASS if lazy else None,
+        s3fs_retries=retries,
     )

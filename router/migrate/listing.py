@@ -98,12 +98,9 @@ class ListingOrderError(RuntimeError):
 
 
 def is_s3fs(backend: BackendFS) -> bool:
-    """Whether ``backend.fs`` is a real ``s3fs.S3FileSystem`` (not a wrapper)."""
-    try:
-        from s3fs import S3FileSystem
-    except ImportError:  # pragma: no cover - s3fs is a dependency
-        return False
-    return isinstance(backend.fs, S3FileSystem)
+    """Whether ``backend.fs`` is a real ``s3fs.S3FileSystem`` (not a wrapper); does not
+    build (or import) it."""
+    return backend.is_s3fs
 
 
 def _is_local(backend: BackendFS) -> bool:

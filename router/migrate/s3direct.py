@@ -3,17 +3,22 @@
 s3fs sends every request of a process through one asyncio event loop on one thread.
 A backfill's workers then queue behind that thread, which builds, signs and sends
 each request (and copies each body) while they wait. :func:`direct_for` gives the
-workers a plain botocore client instead (thread-safe; one per filesystem, since each
-client costs milliseconds of CPU to build), built from the s3fs filesystem's own
-settings, so request building, hashing and sending run on the workers' threads:
+workers a plain botocore client instead (thread-safe; one per backend, since each
+client costs milliseconds of CPU to build), built from the options the backend gives
+``s3fs.S3FileSystem`` — read the way s3fs reads them, without building the filesystem
+or importing s3fs — so request building, hashing and sending run on the workers'
+threads:
 
-- the same endpoint, credentials (``key``/``secret``/``token``, or the same default
-  chain and ``profile`` when none are given), ``client_kwargs`` and ``config_kwargs``
-  (timeouts, retries, addressing style…; a connection pool of 64 unless
-  ``max_pool_connections`` is set), and the same extra request parameters
-  (``s3_additional_kwargs``, requester-pays), filtered per operation as s3fs does;
-- s3fs's own retry loop (``fs.retries`` attempts) and its error translation
-  (``NoSuchKey`` → ``FileNotFoundError``, ``AccessDenied`` → ``PermissionError``…);
+- the same endpoint, credentials (``key``/``secret``/``token`` or their aliases
+  ``username``/``password``, or the same default chain and ``profile`` when none are
+  given), ``client_kwargs`` and ``config_kwargs`` (timeouts, retries, addressing
+  style…; a connection pool of 64 unless ``max_pool_connections`` is set), and the same
+  extra request parameters (``s3_additional_kwargs``, requester-pays), filtered per
+  operation as s3fs does;
+- s3fs's own retry loop (``s3fs_retries`` attempts, on transient errors) and errors
+  translated once, by :func:`router.errors.translate` (``NoSuchKey`` →
+  ``FileNotFoundError``, ``AccessDenied`` → ``PermissionError``…; any other S3 error →
+  ``OSError(EIO)``, the botocore error kept as ``__cause__``);
 - no ``Expect: 100-continue`` on bodies under 2 MiB (botocore asks for it on every
   upload, which costs small objects a round trip and the server an interim response;
   the AWS SDK for Go asks for it only from 2 MB up);
@@ -24,15 +29,17 @@ settings, so request building, hashing and sending run on the workers' threads:
   against the same MD5. A policy's ``config_kwargs`` (or, for the checksum,
   ``AWS_REQUEST_CHECKSUM_CALCULATION``) can set either back.
 
-Filesystems this cannot mirror exactly get ``None`` and keep the s3fs path: wrappers
-and subclasses, ``anon``, an injected ``session``, ``cache_regions``, session or
-config options botocore does not know, or a client that fails to build.
+Backends this cannot mirror exactly get ``None`` and keep the s3fs path: a filesystem
+that is not a plain ``S3FileSystem`` (wrappers, subclasses, fault injection), ``anon``,
+an injected ``session``, ``cache_regions``, options this module does not know, or a
+client that fails to build.
 The client's holder shows no secret in its ``repr``, and nothing here logs request
 parameters.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -41,11 +48,45 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from router.backends import BackendFS
+from router.errors import classify, translate
+from router.policy.model import ErrorClass
 
 __all__ = ["S3Direct", "call_s3", "direct_for"]
 
-_SESSION_OPTIONS = frozenset({"profile"})
-"""s3fs session options (``fs.kwargs``) that a botocore session takes as they are."""
+CLIENT_OPTIONS = frozenset(
+    {
+        "endpoint_url",
+        "key",
+        "secret",
+        "token",
+        "username",
+        "password",
+        "use_ssl",
+        "client_kwargs",
+        "config_kwargs",
+        "s3_additional_kwargs",
+        "requester_pays",
+        "profile",  # the one session option: s3fs passes it to the botocore session
+    }
+)
+"""``S3FileSystem`` options this module turns into client settings, as s3fs does."""
+
+NOT_CLIENT_OPTIONS = frozenset(
+    {
+        "max_concurrency",
+        "default_block_size",
+        "default_fill_cache",
+        "default_cache_type",
+        "version_aware",
+        "fixed_upload_size",
+        "local_expiry_check",
+        "use_listings_cache",
+        "listings_expiry_time",
+        "max_paths",
+        "asynchronous",
+    }
+)
+"""``S3FileSystem`` options that shape s3fs's own file objects and caches, not requests."""
 
 EXPECT_FROM = 2 * 2**20
 """Uploads from this size on keep botocore's ``Expect: 100-continue``."""
@@ -59,17 +100,21 @@ POOL = 64
 
 
 class S3Direct:
-    """A botocore S3 client mirroring one ``s3fs.S3FileSystem``, for any thread."""
+    """A botocore S3 client mirroring one backend's ``s3fs.S3FileSystem``, for any thread."""
 
     def __init__(
-        self, session: Any, create_kwargs: dict[str, Any], extra: dict[str, Any], fs: Any
+        self,
+        session: Any,
+        create_kwargs: dict[str, Any],
+        extra: dict[str, Any],
+        backend: BackendFS,
     ) -> None:
         # credentials stay inside the client: this object keeps none of its own
         self._client: Any = session.create_client("s3", **create_kwargs)
         # after botocore's own add_expect_header, registered on the same event
         self._client.meta.events.register_last("before-call.s3", _small_bodies_expect_nothing)
         self._extra = extra
-        self._fs = weakref.ref(fs)  # for s3fs's ``retries``, read at each call
+        self._backend = weakref.ref(backend)  # for s3fs's ``retries``, read at each call
         self._valid: dict[str, frozenset[str]] = {}
 
     def __repr__(self) -> str:
@@ -95,34 +140,52 @@ class S3Direct:
             merged.pop("RequestPayer")
         return merged
 
-    def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        """``client.<method>(**kwargs)`` with s3fs's retries and error translation."""
-        from botocore.exceptions import ClientError
-        from s3fs.core import S3_RETRYABLE_ERRORS
-        from s3fs.errors import translate_boto_error
+    def _attempts(self) -> int:
+        """s3fs's ``retries``: the filesystem's if it was built (and maybe changed), else
+        the backend's option."""
+        backend = self._backend()
+        if backend is None:
+            return 1
+        fs = backend.built_fs
+        retries = getattr(fs, "retries", None) if fs is not None else backend.s3fs_retries
+        return max(1, int(retries or 1))
 
+    def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """``client.<method>(**kwargs)`` with s3fs's retries; errors translated once."""
         client = self._client
         params = self._params(client, method, kwargs)
         func: Callable[..., dict[str, Any]] = getattr(client, method)
-        fs = self._fs()
-        attempts = max(1, int(getattr(fs, "retries", 1)))
-        error: BaseException | None = None
+        attempts = self._attempts()
+        error: Exception | None = None
         for attempt in range(attempts):
             try:
                 return func(**params)
-            except S3_RETRYABLE_ERRORS as exc:
+            except Exception as exc:
                 error = exc
-            except ClientError as exc:
-                error = exc
-                if not any(pattern in str(exc) for pattern in _RETRY_PATTERNS):
+                if not _retryable(exc):
                     break
             if attempt + 1 < attempts:
                 time.sleep(min(1.7**attempt * 0.1, 15))
         assert error is not None
-        translated = translate_boto_error(error)
+        key = params.get("Key")
+        bucket = params.get("Bucket")
+        path = f"{bucket}/{key}" if bucket and key else bucket
+        translated = translate(error, path)
+        if translated is error and getattr(error, "response", None) is not None:
+            # an S3 error with no built-in meaning (InvalidRange, MalformedXML…): OSError,
+            # as s3fs gives it, the botocore error kept as the cause
+            translated = OSError(errno.EIO, str(error))
+            translated.__cause__ = error
         if translated is error:
             raise error
         raise translated from error
+
+
+def _retryable(exc: BaseException) -> bool:
+    """What s3fs retries: transient transport errors and throttling."""
+    if any(pattern in str(exc) for pattern in _RETRY_PATTERNS):
+        return True
+    return getattr(exc, "response", None) is None and classify(exc) is ErrorClass.TRANSIENT
 
 
 def _small_bodies_expect_nothing(params: dict[str, Any], **_: Any) -> None:
@@ -137,53 +200,52 @@ def _small_bodies_expect_nothing(params: dict[str, Any], **_: Any) -> None:
         del headers["Expect"]
 
 
-_CACHE: dict[int, tuple[weakref.ref[Any], S3Direct | None]] = {}
-"""By the filesystem's identity (fsspec filesystems compare equal by their options)."""
+_CACHE: weakref.WeakKeyDictionary[BackendFS, S3Direct | None] = weakref.WeakKeyDictionary()
+"""By backend (identity): its direct client, or None when it cannot have one."""
 _CACHE_LOCK = threading.Lock()
 
 
 def direct_for(backend: BackendFS) -> S3Direct | None:
-    """Direct clients for ``backend``'s s3fs filesystem, or None to use s3fs itself."""
-    fs = backend.fs
-    found = _CACHE.get(id(fs))
-    if found is not None and found[0]() is fs:
-        return found[1]
-    with _CACHE_LOCK:
-        found = _CACHE.get(id(fs))
-        if found is not None and found[0]() is fs:
-            return found[1]
-        direct = _build(fs)
-        key = id(fs)
-        try:
-            ref = weakref.ref(fs, lambda _: _CACHE.pop(key, None))
-        except TypeError:  # not weak-referenceable: nothing to key a cache on
-            return None
-        _CACHE[key] = (ref, direct)
-        return direct
-
-
-def _build(fs: Any) -> S3Direct | None:
+    """The direct client for ``backend`` (an s3fs backend), or None to use s3fs itself."""
+    if not backend.is_s3fs:  # not s3fs, or a wrapper put in front of it since
+        return None
     try:
-        from s3fs import S3FileSystem
-    except ImportError:  # pragma: no cover - s3fs is a dependency
+        return _CACHE[backend]
+    except KeyError:
+        pass
+    with _CACHE_LOCK:
+        if backend not in _CACHE:
+            _CACHE[backend] = _build(backend)
+        return _CACHE[backend]
+
+
+def _build(backend: BackendFS) -> S3Direct | None:
+    options = dict(backend.options)
+    if not set(options) <= CLIENT_OPTIONS | NOT_CLIENT_OPTIONS | {
+        "anon",
+        "session",
+        "cache_regions",
+    }:
         return None
-    if type(fs) is not S3FileSystem:
+    if options.get("anon") or options.get("session") is not None or options.get("cache_regions"):
         return None
-    if fs.anon or fs.cache_regions or not getattr(fs, "_session_is_owned", False):
-        return None
-    session_options = dict(fs.kwargs)
-    if not set(session_options) <= _SESSION_OPTIONS:
-        return None
-    extra = fs.s3_additional_kwargs
-    if not isinstance(extra, Mapping):
-        return None
+    if backend.s3fs_retries is None and backend.built_fs is None:
+        return None  # s3fs's own default applies: leave it to s3fs
+    if (options.get("key") and options.get("username")) or (
+        options.get("secret") and options.get("password")
+    ):
+        return None  # s3fs refuses both; let it say so
+    extra = options.get("s3_additional_kwargs") or {}
+    config_kwargs = dict(options.get("config_kwargs") or {})
+    client_kwargs = dict(options.get("client_kwargs") or {})
+    if not isinstance(extra, Mapping) or not {"connect_timeout", "read_timeout"} <= set(
+        config_kwargs
+    ):
+        return None  # s3fs's class defaults would apply: leave it to s3fs
     try:
         import botocore.session
         from botocore.config import Config
 
-        config_kwargs = dict(fs.config_kwargs)
-        config_kwargs.setdefault("connect_timeout", fs.connect_timeout)
-        config_kwargs.setdefault("read_timeout", fs.read_timeout)
         config_kwargs.setdefault("max_pool_connections", POOL)
         s3_options = dict(config_kwargs.get("s3") or {})
         s3_options.setdefault("payload_signing_enabled", False)
@@ -191,22 +253,22 @@ def _build(fs: Any) -> S3Direct | None:
         if "AWS_REQUEST_CHECKSUM_CALCULATION" not in os.environ:
             config_kwargs.setdefault("request_checksum_calculation", "when_required")
         config = Config(**config_kwargs)
-        client_kwargs = dict(fs.client_kwargs)
         init_kwargs = {
-            "aws_access_key_id": fs.key,
-            "aws_secret_access_key": fs.secret,
-            "aws_session_token": fs.token,
-            "endpoint_url": fs.endpoint_url,
+            "aws_access_key_id": options.get("key") or options.get("username"),
+            "aws_secret_access_key": options.get("secret") or options.get("password"),
+            "aws_session_token": options.get("token"),
+            "endpoint_url": options.get("endpoint_url"),
         }
         create_kwargs = {
             k: v for k, v in init_kwargs.items() if v is not None and v != client_kwargs.get(k)
         }
         if "use_ssl" not in client_kwargs:
-            create_kwargs["use_ssl"] = fs.use_ssl
+            create_kwargs["use_ssl"] = options.get("use_ssl", True)
         create_kwargs.update(client_kwargs)
         create_kwargs["config"] = config
-        session = botocore.session.Session(profile=session_options.get("profile"))
-        return S3Direct(session, create_kwargs, {**dict(extra), **fs.req_kw}, fs)
+        session = botocore.session.Session(profile=options.get("profile"))
+        requester = {"RequestPayer": "requester"} if options.get("requester_pays") else {}
+        return S3Direct(session, create_kwargs, {**dict(extra), **requester}, backend)
     except Exception:  # any doubt: the s3fs path, which reports errors itself
         return None
 

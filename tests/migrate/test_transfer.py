@@ -273,6 +273,23 @@ def test_errors_are_translated_like_s3fs_and_keep_secrets_out(
     assert all(secret not in str(e) and secret not in repr(e) for e in chain)
 
 
+def test_an_s3_error_without_a_builtin_meaning_is_an_oserror_with_its_cause(
+    make_s3: Any, s3: Any, bucket: str
+) -> None:
+    """InvalidRange from the direct client: OSError(EIO), the botocore error as its cause."""
+    import errno
+
+    from botocore.exceptions import ClientError
+
+    target = make_s3()
+    s3.put_object(Bucket=bucket, Key="prod/tiny", Body=b"abc")
+    with pytest.raises(OSError) as caught:
+        _direct(target).call("get_object", Bucket=bucket, Key="prod/tiny", Range="bytes=100-200")
+    assert caught.value.errno == errno.EIO
+    assert isinstance(caught.value.__cause__, ClientError)
+    assert target.built_fs is None  # answered without building (or importing) s3fs
+
+
 @pytest.mark.parametrize(
     "options",
     [{"anon": True}, {"cache_regions": True}, {"config_kwargs": {"no_such_option": 1}}],
