@@ -32,17 +32,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any, TextIO
 
 from router.cli.cmd_verify import (
     add_scope_arguments,
     check_dask,
     check_of,
+    command_parser,
     failure,
-    jsonl_writer,
     load_router,
     make_scope,
+    report_writer,
+    run_on_dask,
     table,
 )
 from router.cli.common import UsageError
@@ -55,12 +56,7 @@ SHOWN = 20
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``backfill`` sub-command."""
-    parser = sub.add_parser(
-        NAME,
-        help="copy what the target side of a route lacks",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(sub, NAME, "copy what the target side of a route lacks", __doc__)
     add_scope_arguments(parser)
     parser.add_argument(
         "--dry-run",
@@ -108,64 +104,53 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise UsageError(f"--bwlimit: {exc}") from None
     if args.checkpoint is not None and args.no_checkpoint:
         raise UsageError("--checkpoint and --no-checkpoint contradict each other")
-    router = load_router(args.policy)
-    try:
+    with load_router(args.policy) as router:
         scope = make_scope(args, router, "backfill")
         check = check_of(args)
         checkpoint: str | None = None
         if not args.no_checkpoint and not args.dry_run:
             checkpoint = args.checkpoint or default_checkpoint(router.journal.root, scope)
-        write, close = (
-            jsonl_writer(args.report) if args.dask is None else ((lambda row: None), lambda: None)
-        )
-        display: Display
-        if args.progress == "none" or args.dask is not None:
-            display = Display()
-        elif args.progress == "plain":
-            display = PlainDisplay(out)
-        else:
-            display = open_display(out, tty=True if args.progress == "bar" else None)
-        try:
-            if args.dask is not None:
-                from router.migrate.dask import backfill_on_dask
-
-                report = backfill_on_dask(
-                    args.dask,
-                    os.fspath(args.policy),
-                    scope.route,
-                    prefix=args.prefix,
-                    source=args.source,
-                    target=args.target,
-                    only_missing=args.only_missing or None,
-                    check=check,
-                    concurrency=args.concurrency,
-                    dry_run=args.dry_run,
-                    checkpoint=checkpoint,
-                    bwlimit=bwlimit,
-                    partitions=args.partitions,
-                    report=args.report,
-                )
+        # on --dask the partitions write the report themselves
+        with report_writer(args.report if args.dask is None else None) as write:
+            display: Display
+            if args.progress == "none" or args.dask is not None:
+                display = Display()
+            elif args.progress == "plain":
+                display = PlainDisplay(out)
             else:
-                report = backfill(
-                    scope,
-                    check=check,
-                    concurrency=args.concurrency,
-                    dry_run=args.dry_run,
-                    limit=args.limit,
-                    checkpoint=checkpoint,
-                    bwlimit=bwlimit,
-                    progress=display.update,
-                    on_row=lambda row: write(row.as_dict()),
-                )
-        except CheckpointMismatch as exc:
-            raise UsageError(str(exc)) from None
-        except (OSError, ListingOrderError) as exc:
-            return failure(err, "backfill", exc)
-        finally:
-            display.close()
-            close()
-    finally:
-        router.close()
+                display = open_display(out, tty=True if args.progress == "bar" else None)
+            try:
+                if args.dask is not None:
+                    from router.migrate.dask import backfill_on_dask
+
+                    report = run_on_dask(
+                        backfill_on_dask,
+                        args,
+                        scope.route,
+                        check,
+                        only_missing=args.only_missing or None,
+                        dry_run=args.dry_run,
+                        checkpoint=checkpoint,
+                        bwlimit=bwlimit,
+                    )
+                else:
+                    report = backfill(
+                        scope,
+                        check=check,
+                        concurrency=args.concurrency,
+                        dry_run=args.dry_run,
+                        limit=args.limit,
+                        checkpoint=checkpoint,
+                        bwlimit=bwlimit,
+                        progress=display.update,
+                        on_row=lambda row: write(row.as_dict()),
+                    )
+            except CheckpointMismatch as exc:
+                raise UsageError(str(exc)) from None
+            except (OSError, ListingOrderError) as exc:
+                return failure(err, "backfill", exc)
+            finally:
+                display.close()
     if args.report is not None:
         totals = {
             "objects": report.would_copy if report.dry_run else report.copied,

@@ -22,7 +22,15 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from router.cli.cmd_verify import failure, jsonl_writer, load_router, positive, require_route, table
+from router.cli.cmd_verify import (
+    command_parser,
+    failure,
+    load_router,
+    positive,
+    report_writer,
+    require_route,
+    table,
+)
 
 NAME = "repair"
 
@@ -32,12 +40,7 @@ SHOWN = 20
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``repair`` sub-command."""
-    parser = sub.add_parser(
-        NAME,
-        help="drain the divergence journal",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(sub, NAME, "drain the divergence journal", __doc__)
     parser.add_argument("policy", metavar="POLICY", help="the policy file")
     parser.add_argument("--route", metavar="R", help="only this route's entries")
     parser.add_argument(
@@ -59,31 +62,26 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Repair; 0 journal empty, 1 entries remain, 2 usage."""
     from router.migrate import repair
 
-    router = load_router(args.policy)
-    try:
+    with load_router(args.policy) as router:
         journal = router.journal
         route = None
         if args.route is not None:
             journal_routes = tuple(r for r in journal.routes() if not r.startswith("."))
             route = require_route(args, router, journal_routes)
-        write, close = jsonl_writer(args.report)
-        try:
-            report = repair(
-                journal,
-                router.backends,
-                route=route,
-                check="checksum" if args.checksum else "etag",
-                concurrency=args.concurrency,
-                keep=10**9 if args.report else 1000,
-            )
-            for outcome in report.outcomes:
-                write(outcome.as_dict())
-        except OSError as exc:
-            return failure(err, "repair", exc)
-        finally:
-            close()
-    finally:
-        router.close()
+        with report_writer(args.report) as write:
+            try:
+                report = repair(
+                    journal,
+                    router.backends,
+                    route=route,
+                    check="checksum" if args.checksum else "etag",
+                    concurrency=args.concurrency,
+                    keep=10**9 if args.report else 1000,
+                )
+                for outcome in report.outcomes:
+                    write(outcome.as_dict())
+            except OSError as exc:
+                return failure(err, "repair", exc)
     where = f"route {route}" if route is not None else "all routes"
     print(f"repair {where}: journal {journal.root}", file=out)
     table(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from router.cli.cmd_verify import jsonl_writer, load_router, table
+from router.cli.cmd_verify import command_parser, load_router, report_writer, table
 from router.cli.common import UsageError
 
 NAME = "sweep"
@@ -42,11 +42,8 @@ def duration(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``sweep`` sub-command."""
-    parser = sub.add_parser(
-        NAME,
-        help="remove temp files and abort multipart uploads left by crashed writes",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser(
+        sub, NAME, "remove temp files and abort multipart uploads left by crashed writes", __doc__
     )
     parser.add_argument("policy", metavar="POLICY", help="the policy file")
     parser.add_argument(
@@ -72,16 +69,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Sweep; 0 nothing failed, 1 something could not be removed, 2 usage."""
     from router.sweep import sweep
 
-    router = load_router(args.policy)
-    try:
+    with load_router(args.policy) as router:
         only = args.backend
         if only is not None:
             unknown = sorted(set(only) - set(router.backends))
             if unknown:
                 known = ", ".join(sorted(router.backends))
                 raise UsageError(f"unknown backend {unknown[0]!r} (known: {known})")
-        write, close = jsonl_writer(args.report)
-        try:
+        with report_writer(args.report) as write:
             report = sweep(
                 router.backends,
                 journal=router.journal,
@@ -91,10 +86,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             for item in report.items:
                 write(item.as_dict())
-        finally:
-            close()
-    finally:
-        router.close()
     verb = "would remove" if args.dry_run else "removed"
     print(f"sweep {args.policy}: leftovers older than {args.older_than:g}s", file=out)
     table(

@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from router.cli.common import UsageError
 from router.errors import PolicyError
@@ -32,11 +33,27 @@ if TYPE_CHECKING:
 
 NAME = "verify"
 
+_Report = TypeVar("_Report")
+
 EXIT_OK, EXIT_DIFFER, EXIT_USAGE = 0, 1, 2
 SHOWN = 20
 
 
 # -- helpers shared by verify, backfill and repair --------------------------------------
+
+
+def command_parser(
+    sub: argparse._SubParsersAction[Any], name: str, summary: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """The sub-command ``name``: ``summary`` in the command list, ``doc`` (the command
+    module's docstring, kept as written) as its description."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def load_router(policy: str) -> Router:
@@ -176,10 +193,16 @@ def check_dask(args: argparse.Namespace) -> None:
         ) from None
 
 
-def jsonl_writer(path: str | None) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
-    """A JSON-lines writer for ``--report`` (a no-op without a path), and its closer."""
+@contextmanager
+def report_writer(path: str | None) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A JSON-lines writer for ``--report`` (a no-op without a path), closed on leaving.
+
+    The file is opened on entering, so an unwritable path is a :class:`UsageError`
+    before any work is done.
+    """
     if path is None:
-        return (lambda row: None), (lambda: None)
+        yield lambda row: None
+        return
     try:
         handle = open(path, "w", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
@@ -188,7 +211,32 @@ def jsonl_writer(path: str | None) -> tuple[Callable[[dict[str, Any]], None], Ca
     def write(row: dict[str, Any]) -> None:
         handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
-    return write, handle.close
+    with handle:
+        yield write
+
+
+def run_on_dask(
+    run_partitioned: Callable[..., _Report],
+    args: argparse.Namespace,
+    route: str,
+    check: Check,
+    **options: Any,
+) -> _Report:
+    """``verify_on_dask`` or ``backfill_on_dask`` on the ``--dask`` cluster, with the scope
+    flags (and the command's own ``options``)."""
+    return run_partitioned(
+        args.dask,
+        os.fspath(args.policy),
+        route,
+        prefix=args.prefix,
+        source=args.source,
+        target=args.target,
+        check=check,
+        concurrency=args.concurrency,
+        partitions=args.partitions,
+        report=args.report,
+        **options,
+    )
 
 
 def failure(err: TextIO, what: str, exc: BaseException) -> int:
@@ -211,13 +259,7 @@ def table(rows: list[tuple[str, str]], out: TextIO) -> None:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``verify`` sub-command."""
-    parser = sub.add_parser(
-        NAME,
-        help="compare both sides of a route",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_scope_arguments(parser)
+    add_scope_arguments(command_parser(sub, NAME, "compare both sides of a route", __doc__))
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -226,29 +268,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from router.migrate.progress import human_bytes
 
     check_dask(args)
-    router = load_router(args.policy)
-    try:
+    with load_router(args.policy) as router:
         scope = make_scope(args, router, "verify")
         check = check_of(args)
         try:
             if args.dask is not None:
                 from router.migrate.dask import verify_on_dask
 
-                report = verify_on_dask(
-                    args.dask,
-                    os.fspath(args.policy),
-                    scope.route,
-                    prefix=args.prefix,
-                    source=args.source,
-                    target=args.target,
-                    check=check,
-                    concurrency=args.concurrency,
-                    partitions=args.partitions,
-                    report=args.report,
-                )
+                report = run_on_dask(verify_on_dask, args, scope.route, check)
             else:
-                write, close = jsonl_writer(args.report)
-                try:
+                with report_writer(args.report) as write:
                     report = verify(
                         scope,
                         check=check,
@@ -256,12 +285,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         concurrency=args.concurrency,
                         on_difference=lambda d: write(d.as_dict()),
                     )
-                finally:
-                    close()
         except (OSError, ListingOrderError) as exc:
             return failure(err, "verify", exc)
-    finally:
-        router.close()
     src, dst = report.source, report.target
     print(
         f"verify route {report.route}: {src} (source) vs {dst} (target), "

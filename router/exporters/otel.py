@@ -117,8 +117,8 @@ def _wall_ns(perf_started: float) -> int:
     return time.time_ns() - int((time.perf_counter() - perf_started) * 1e9)
 
 
-class _Leg:
-    """One leg's span (implements :class:`router.metrics.LegTrace`)."""
+class _Scoped:
+    """A span, made the current span while it runs (``current``) until it ends."""
 
     __slots__ = ("_token", "span")
 
@@ -127,6 +127,27 @@ class _Leg:
         self._token: Token[otel_context.Context] | None = (
             otel_context.attach(trace.set_span_in_context(span)) if current else None
         )
+
+    def _detach(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)
+
+    @_safe
+    def close(self) -> None:
+        """End the span if ``end`` did not (an exception escaped the leg or op)."""
+        if self._token is not None or self.span.is_recording():
+            self._detach()
+            if self.span.is_recording():
+                self.span.set_attribute("router.outcome", Outcome.FAIL)
+                self.span.set_status(Status(StatusCode.ERROR, "interrupted"))
+                self.span.end()
+
+
+class _Leg(_Scoped):
+    """One leg's span (implements :class:`router.metrics.LegTrace`)."""
+
+    __slots__ = ()
 
     @_safe
     def retry(self, attempt: int, error_class: str) -> None:
@@ -163,34 +184,16 @@ class _Leg:
         self._detach()
         span.end()
 
-    def _detach(self) -> None:
-        token, self._token = self._token, None
-        if token is not None:
-            otel_context.detach(token)
 
-    @_safe
-    def close(self) -> None:
-        """End the span if :meth:`end` did not (an exception escaped the leg)."""
-        if self._token is not None or self.span.is_recording():
-            self._detach()
-            if self.span.is_recording():
-                self.span.set_attribute("router.outcome", Outcome.FAIL)
-                self.span.set_status(Status(StatusCode.ERROR, "interrupted"))
-                self.span.end()
-
-
-class _Op:
+class _Op(_Scoped):
     """One routed op's span (implements :class:`router.metrics.OpTrace`)."""
 
-    __slots__ = ("_degraded", "_keys", "_token", "span")
+    __slots__ = ("_degraded", "_keys")
 
     def __init__(self, span: Span, keys: bool, current: bool) -> None:
-        self.span = span
+        super().__init__(span, current)
         self._keys = keys
         self._degraded = False
-        self._token: Token[otel_context.Context] | None = (
-            otel_context.attach(trace.set_span_in_context(span)) if current else None
-        )
 
     @_safe
     def divergence(self, *, degraded: bool) -> None:
@@ -228,21 +231,6 @@ class _Op:
                     span.record_exception(error)
         self._detach()
         span.end()
-
-    def _detach(self) -> None:
-        token, self._token = self._token, None
-        if token is not None:
-            otel_context.detach(token)
-
-    @_safe
-    def close(self) -> None:
-        """End the span if :meth:`end` did not (an exception escaped the op)."""
-        if self._token is not None or self.span.is_recording():
-            self._detach()
-            if self.span.is_recording():
-                self.span.set_attribute("router.outcome", Outcome.FAIL)
-                self.span.set_status(Status(StatusCode.ERROR, "interrupted"))
-                self.span.end()
 
 
 class _Tracer:

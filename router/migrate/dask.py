@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from router.migrate.backfill import BackfillReport, PlanRow, backfill
 from router.migrate.checkpoint import read_state
@@ -37,6 +37,8 @@ __all__ = [
     "plan_partitions",
     "verify_on_dask",
 ]
+
+_Report = TypeVar("_Report", VerifyReport, BackfillReport)
 
 
 def plan_partitions(scope: Scope, partitions: int) -> list[KeyRange]:
@@ -74,25 +76,24 @@ def _scope(policy: str, spec: Mapping[str, Any]) -> tuple[Any, Scope]:
     return router, scope
 
 
-def verify_partition(spec: dict[str, Any]) -> dict[str, Any]:
-    """One verify task: the partition ``spec["range"]``; returns a report as a dict."""
+def _run_partition(
+    spec: Mapping[str, Any],
+    run: Callable[
+        [Scope, KeyRange, Callable[[Difference | PlanRow], None]], VerifyReport | BackfillReport
+    ],
+) -> dict[str, Any]:
+    """Build the scope of ``spec``, run ``run(scope, key_range, write)`` over its range with
+    ``write`` appending each row to ``spec["report"]`` (if any); the report as a dict."""
     router, scope = _scope(spec["policy"], spec)
     report_path = spec.get("report")
     handle = open(report_path, "w", encoding="utf-8") if report_path else None  # noqa: SIM115
     try:
 
-        def write(diff: Difference) -> None:
+        def write(row: Difference | PlanRow) -> None:
             if handle is not None:
-                handle.write(json.dumps(diff.as_dict(), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
 
-        result = verify(
-            scope,
-            check=spec["check"],
-            concurrency=spec["concurrency"],
-            key_range=KeyRange(*spec["range"]),
-            on_difference=write,
-            keep=spec["keep"],
-        )
+        result = run(scope, KeyRange(*spec["range"]), write)
     finally:
         if handle is not None:
             handle.close()
@@ -100,33 +101,37 @@ def verify_partition(spec: dict[str, Any]) -> dict[str, Any]:
     return result.to_dict()
 
 
+def verify_partition(spec: dict[str, Any]) -> dict[str, Any]:
+    """One verify task: the partition ``spec["range"]``; returns a report as a dict."""
+    return _run_partition(
+        spec,
+        lambda scope, key_range, write: verify(
+            scope,
+            check=spec["check"],
+            concurrency=spec["concurrency"],
+            key_range=key_range,
+            on_difference=write,
+            keep=spec["keep"],
+        ),
+    )
+
+
 def backfill_partition(spec: dict[str, Any]) -> dict[str, Any]:
     """One backfill task: the partition ``spec["range"]``; returns a report as a dict."""
-    router, scope = _scope(spec["policy"], spec)
-    report_path = spec.get("report")
-    handle = open(report_path, "w", encoding="utf-8") if report_path else None  # noqa: SIM115
-    try:
-
-        def write(row: PlanRow) -> None:
-            if handle is not None:
-                handle.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
-
-        result = backfill(
+    return _run_partition(
+        spec,
+        lambda scope, key_range, write: backfill(
             scope,
             check=spec["check"],
             concurrency=spec["concurrency"],
             dry_run=spec["dry_run"],
             checkpoint=spec.get("checkpoint"),
             bwlimit=spec.get("bwlimit"),
-            key_range=KeyRange(*spec["range"]),
+            key_range=key_range,
             on_row=write,
             keep=spec["keep"],
-        )
-    finally:
-        if handle is not None:
-            handle.close()
-        router.close()
-    return result.to_dict()
+        ),
+    )
 
 
 def _concat(report: str | None, parts: list[str]) -> None:
@@ -161,6 +166,40 @@ def _default_partitions(address: str) -> int:
     return max(1, 2 * threads)
 
 
+def _run_partitions(
+    address: str,
+    task: Callable[[dict[str, Any]], dict[str, Any]],
+    base: Mapping[str, Any],
+    ranges: list[KeyRange],
+    report: str | None,
+    checkpoints: list[str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """One ``task`` per range on the cluster, each writing ``REPORT.part-NNNN`` (then
+    concatenated into ``report``) and, given ``checkpoints``, its own checkpoint."""
+    parts = [f"{report}.part-{i:04d}" for i in range(len(ranges))] if report else []
+    specs = [
+        {
+            **base,
+            "range": rng.as_list(),
+            "report": parts[i] if parts else None,
+            **({"checkpoint": checkpoints[i]} if checkpoints is not None else {}),
+        }
+        for i, rng in enumerate(ranges)
+    ]
+    results = _run(address, task, specs)
+    _concat(report, parts)
+    return results
+
+
+def _merged(total: _Report, results: list[dict[str, Any]], keep: int) -> _Report:
+    """``total`` with every partition's report merged in (elapsed: the slowest partition)."""
+    for data in results:
+        one = type(total).from_dict(data)
+        total.merge(one, keep)
+        total.elapsed = max(total.elapsed, one.elapsed)
+    return total
+
+
 def verify_on_dask(
     address: str,
     policy: str | os.PathLike[str],
@@ -182,7 +221,6 @@ def verify_on_dask(
     with Router.from_file(policy, metrics=False) as router:
         scope = scope_for(router, route, prefix=prefix, source=source, target=target)
         ranges = plan_partitions(scope, partitions or _default_partitions(address))
-    parts = [f"{report}.part-{i:04d}" for i in range(len(ranges))] if report else []
     base = {
         "policy": policy,
         "route": route,
@@ -194,12 +232,7 @@ def verify_on_dask(
         "concurrency": concurrency,
         "keep": keep,
     }
-    specs = [
-        {**base, "range": rng.as_list(), "report": parts[i] if parts else None}
-        for i, rng in enumerate(ranges)
-    ]
-    results = _run(address, verify_partition, specs)
-    _concat(report, parts)
+    results = _run_partitions(address, verify_partition, base, ranges, report)
     total = VerifyReport(
         route=scope.route,
         source=scope.source.name,
@@ -207,11 +240,7 @@ def verify_on_dask(
         prefix=scope.prefix,
         check=check,
     )
-    for data in results:
-        one = VerifyReport.from_dict(data)
-        total.merge(one, keep)
-        total.elapsed = max(total.elapsed, one.elapsed)
-    return total
+    return _merged(total, results, keep)
 
 
 def _load_plan(directory: Path, identity: dict[str, Any]) -> list[KeyRange] | None:
@@ -279,7 +308,6 @@ def backfill_on_dask(
                     json.dumps({"identity": identity, "ranges": [r.as_list() for r in ranges]}),
                     encoding="utf-8",
                 )
-    parts = [f"{report}.part-{i:04d}" for i in range(len(ranges))] if report else []
     base = {
         "policy": policy,
         "route": route,
@@ -294,21 +322,13 @@ def backfill_on_dask(
         "bwlimit": bwlimit / len(ranges) if bwlimit else None,
         "keep": keep,
     }
-    specs = [
-        {
-            **base,
-            "range": rng.as_list(),
-            "report": parts[i] if parts else None,
-            "checkpoint": (
-                os.fspath(directory / f"part-{i:04d}.jsonl")
-                if directory is not None and not dry_run
-                else None
-            ),
-        }
-        for i, rng in enumerate(ranges)
+    checkpoints = [
+        os.fspath(directory / f"part-{i:04d}.jsonl")
+        if directory is not None and not dry_run
+        else None
+        for i in range(len(ranges))
     ]
-    results = _run(address, backfill_partition, specs)
-    _concat(report, parts)
+    results = _run_partitions(address, backfill_partition, base, ranges, report, checkpoints)
     total = BackfillReport(
         route=scope.route,
         source=scope.source.name,
@@ -317,8 +337,4 @@ def backfill_on_dask(
         dry_run=dry_run,
         checkpoint=os.fspath(directory) if directory is not None else None,
     )
-    for data in results:
-        one = BackfillReport.from_dict(data)
-        total.merge(one, keep)
-        total.elapsed = max(total.elapsed, one.elapsed)
-    return total
+    return _merged(total, results, keep)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from router import Router
+from tests.reliability.rel_helpers import CertSides, two_sided_policy
 
 
 @pytest.fixture
@@ -51,3 +52,32 @@ def two_roots(tmp_path: Path) -> tuple[Path, Path, Path]:
     a.mkdir()
     b.mkdir()
     return a, b, journal
+
+
+@pytest.fixture
+def sides(local_root: Path, s3_client: Any, bucket: str) -> CertSides:
+    """The local root and the bucket of ``cert_policy``, read and written directly."""
+    return CertSides(local_root, s3_client, bucket)
+
+
+@pytest.fixture
+def cert_routers(
+    cert_policy: Callable[..., dict[str, Any]], routers: Callable[..., Router]
+) -> Callable[[str], Router]:
+    """A factory: a Router on ``cert_policy(phase)``, closed at teardown."""
+    return lambda phase: routers(cert_policy(phase))
+
+
+@pytest.fixture
+def local_pair(
+    two_roots: tuple[Path, Path, Path], routers: Callable[..., Router]
+) -> Callable[..., Router]:
+    """A factory of Routers on :func:`two_sided_policy` over ``two_roots``, by phase."""
+    a, b, journal = two_roots
+
+    def make(phase: str = "dual-write") -> Router:
+        return routers(
+            two_sided_policy(f"file://{a}", f"file://{b}", f"file://{journal}", phase=phase)
+        )
+
+    return make

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,39 @@ def s3_tree(client: Any, bucket: str, prefix: str = "prod/") -> dict[str, bytes]
 def sha_s3(client: Any, bucket: str, prefix: str = "prod/") -> dict[str, str]:
     """key -> sha256 of each object under ``prefix``."""
     return sha_model(s3_tree(client, bucket, prefix))
+
+
+@dataclass(frozen=True)
+class CertSides:
+    """The two sides of the certificates policy (``cert_policy``), behind the router's
+    back: the local backend root, and the bucket under ``prod/``."""
+
+    local_root: Path
+    s3_client: Any
+    bucket: str
+
+    def put_local(self, key: str, data: bytes) -> None:
+        """Write ``key`` straight into the local root."""
+        path = self.local_root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def put_s3(self, key: str, data: bytes) -> None:
+        """Put ``key`` straight into the bucket."""
+        self.s3_client.put_object(Bucket=self.bucket, Key=f"prod/{key}", Body=data)
+
+    def put_both(self, key: str, data: bytes) -> None:
+        """The same ``key`` and bytes on both sides."""
+        self.put_local(key, data)
+        self.put_s3(key, data)
+
+    def local(self) -> dict[str, bytes]:
+        """What the local side holds (see :func:`local_tree`)."""
+        return local_tree(self.local_root)
+
+    def s3(self) -> dict[str, bytes]:
+        """What the S3 side holds (see :func:`s3_tree`)."""
+        return s3_tree(self.s3_client, self.bucket)
 
 
 def two_sided_policy(

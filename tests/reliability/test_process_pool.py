@@ -17,7 +17,7 @@ import yaml
 
 from router import Router
 from tests.reliability.pool_worker import in_forked_child, write_and_read
-from tests.reliability.rel_helpers import local_tree, s3_tree, two_sided_policy
+from tests.reliability.rel_helpers import CertSides
 
 HANG_GUARD = 10.0  # seconds; the child's work takes milliseconds
 FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
@@ -28,9 +28,7 @@ FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
 def test_router_works_in_a_spawned_process_pool(
     source: str,
     cert_policy: Callable[..., dict[str, Any]],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
     tmp_path: Path,
 ) -> None:
     """A dual-write Router (local + S3) passed to spawned pool workers writes and reads there; both sides get every key."""
@@ -51,7 +49,7 @@ def test_router_works_in_a_spawned_process_pool(
     finally:
         fs.close()
     expected = {k for key in keys for k in (key, key + ".streamed")}
-    assert set(local_tree(local_root)) == expected == set(s3_tree(s3_client, bucket))
+    assert set(sides.local()) == expected == set(sides.s3())
 
 
 def _fork_and_use(fs: Router, key: str = "forked/k") -> tuple[str, str]:
@@ -69,35 +67,20 @@ def _fork_and_use(fs: Router, key: str = "forked/k") -> tuple[str, str]:
 
 @pytest.mark.filterwarnings(FORK_WARNING)
 def test_forked_child_with_a_single_local_backend_works(
-    tmp_path: Path, routers: Callable[..., Router]
+    local_pair: Callable[..., Router],
 ) -> None:
     """An inherited primary-only local Router works in a forked child."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    fs = routers(
-        two_sided_policy(
-            f"file://{tmp_path / 'a'}",
-            f"file://{tmp_path / 'b'}",
-            f"file://{tmp_path / 'j'}",
-            phase="a-only",
-        )
-    )
+    fs = local_pair("a-only")
     fs.pipe_file("parent/k", b"used before the fork")
     assert _fork_and_use(fs) == ("ok", "from the forked child")
 
 
 @pytest.mark.filterwarnings(FORK_WARNING)
 def test_forked_child_with_dual_write_works_or_fails_clearly(
-    tmp_path: Path, routers: Callable[..., Router]
+    local_pair: Callable[..., Router],
 ) -> None:
     """An inherited dual-write Router, used before the fork, works in a forked child or raises a clear error — never hangs."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    fs = routers(
-        two_sided_policy(
-            f"file://{tmp_path / 'a'}", f"file://{tmp_path / 'b'}", f"file://{tmp_path / 'j'}"
-        )
-    )
+    fs = local_pair("dual-write")
     for i in range(20):  # the pool's threads exist (idle) at the fork
         fs.pipe_file(f"parent/{i}", b"used before the fork")
     status, detail = _fork_and_use(fs)

@@ -9,7 +9,7 @@ filesystem wrapper whose read handle stops early, as a buggy or non-HTTP backend
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,68 +63,70 @@ def _expected(name: str) -> bytes:
     return DATA[1000:150_000] if name == "range" else DATA
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["cat_file", "open-read", "range"],
-)
+@pytest.fixture
+def proxy(moto_server: str, bucket: str, s3_client: Any) -> Iterator[TruncatingProxy]:
+    """A truncating proxy in front of the moto server, on which KEY holds DATA."""
+    s3_client.put_object(Bucket=bucket, Key=f"prod/{KEY}", Body=DATA)
+    with TruncatingProxy(moto_server) as running:
+        yield running
+
+
+@pytest.fixture
+def router_via_proxy(
+    proxy: TruncatingProxy, bucket: str, tmp_path: Path, routers: Callable[..., Router]
+) -> Callable[..., Router]:
+    """A factory: a Router on the bucket through ``proxy``, with ``retries`` read retries;
+    from then on the proxy cuts the body of the next ``truncate`` GETs short."""
+
+    def make(*, retries: int, truncate: int) -> Router:
+        fs = routers(_policy(tmp_path, proxy.url, bucket, retries))
+        proxy.truncate = truncate
+        return fs
+
+    return make
+
+
+@pytest.mark.parametrize("name", list(READS))
 @pytest.mark.parametrize("cuts", [1, 2])
 def test_truncated_body_is_retried_to_the_whole_object(
     name: str,
     cuts: int,
-    moto_server: str,
-    bucket: str,
-    s3_client: Any,
-    tmp_path: Path,
-    routers: Callable[..., Router],
+    proxy: TruncatingProxy,
+    router_via_proxy: Callable[..., Router],
 ) -> None:
     """Bodies cut short on the wire are retried (transient); the caller gets every byte."""
-    s3_client.put_object(Bucket=bucket, Key=f"prod/{KEY}", Body=DATA)
-    with TruncatingProxy(moto_server) as proxy:
-        fs = routers(_policy(tmp_path, proxy.url, bucket, retries=3))
-        proxy.truncate = cuts
-        assert READS[name](fs) == _expected(name)
-        assert proxy.truncated == cuts  # the cuts really happened
+    fs = router_via_proxy(retries=3, truncate=cuts)
+    assert READS[name](fs) == _expected(name)
+    assert proxy.truncated == cuts  # the cuts really happened
 
 
-@pytest.mark.parametrize("name", sorted(READS))
+@pytest.mark.parametrize("name", list(READS))
 def test_body_truncated_every_time_is_an_error_not_short_data(
     name: str,
-    moto_server: str,
-    bucket: str,
-    s3_client: Any,
-    tmp_path: Path,
-    routers: Callable[..., Router],
+    proxy: TruncatingProxy,
+    router_via_proxy: Callable[..., Router],
 ) -> None:
     """When every response is cut, the read fails — it never returns the partial bytes."""
-    s3_client.put_object(Bucket=bucket, Key=f"prod/{KEY}", Body=DATA)
-    with TruncatingProxy(moto_server) as proxy:
-        fs = routers(_policy(tmp_path, proxy.url, bucket, retries=1))
-        proxy.truncate = 10**6
-        try:
-            got = READS[name](fs)
-        except Exception:
-            pass  # an error is a correct answer here (its type: see the next test)
-        else:
-            assert got == _expected(name), f"short data: {len(got)} of {len(_expected(name))} bytes"
-        assert proxy.truncated >= 1
+    fs = router_via_proxy(retries=1, truncate=10**6)
+    try:
+        got = READS[name](fs)
+    except Exception:
+        pass  # an error is a correct answer here (its type: see the next test)
+    else:
+        assert got == _expected(name), f"short data: {len(got)} of {len(_expected(name))} bytes"
+    assert proxy.truncated >= 1
 
 
-@pytest.mark.parametrize("name", ["cat_file", "open-read", "range"])
+@pytest.mark.parametrize("name", list(READS))
 def test_truncated_body_error_is_a_builtin_transient_error(
     name: str,
-    moto_server: str,
-    bucket: str,
-    s3_client: Any,
-    tmp_path: Path,
-    routers: Callable[..., Router],
+    proxy: TruncatingProxy,
+    router_via_proxy: Callable[..., Router],
 ) -> None:
     """The error for a body cut every time is a built-in OSError of class transient, as the router promises."""
-    s3_client.put_object(Bucket=bucket, Key=f"prod/{KEY}", Body=DATA)
-    with TruncatingProxy(moto_server) as proxy:
-        fs = routers(_policy(tmp_path, proxy.url, bucket, retries=1))
-        proxy.truncate = 10**6
-        with pytest.raises(OSError) as raised:
-            READS[name](fs)
+    fs = router_via_proxy(retries=1, truncate=10**6)
+    with pytest.raises(OSError) as raised:
+        READS[name](fs)
     assert classify(raised.value) is ErrorClass.TRANSIENT
     assert type(raised.value).__module__ == "builtins"
 

@@ -7,7 +7,7 @@ the faults stop, ``repair`` makes the sha256 of both sides equal to the model.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from router import Router
 from router.migrate import repair
 from router.testing import Fault, capture_metrics, inject_faults, s3_error
-from tests.reliability.rel_helpers import sha_local, sha_model, sha_s3, two_sided_policy
+from tests.reliability.rel_helpers import CertSides, sha_local, sha_model, sha_s3
 
 pytestmark = pytest.mark.s3
 
@@ -50,6 +50,38 @@ def _write(fs: Router, key: str, data: bytes, streaming: bool) -> None:
         fs.pipe_file(key, data)
 
 
+def _writes(seed: int) -> Iterator[tuple[str, bytes, bool]]:
+    """WRITES seeded (key, data, streaming) over KEYS: every other write is streamed."""
+    rng = random.Random(seed)
+    for i in range(WRITES):
+        key, data = rng.choice(KEYS), _payload(rng, i)
+        yield key, data, i % 2 == 1
+
+
+def assert_writes_acknowledged(fs: Router, seed: int) -> dict[str, bytes]:
+    """The :func:`_writes` of ``seed``: each acknowledged, then read back as written (from
+    the side holding the truth); the model of what was written."""
+    model: dict[str, bytes] = {}
+    for key, data, streaming in _writes(seed):
+        _write(fs, key, data, streaming)
+        model[key] = data
+        assert fs.cat_file(key) == data
+    return model
+
+
+def assert_sides_hold(sides: CertSides, model: dict[str, bytes]) -> None:
+    """Both sides hold exactly ``model`` (compared by sha256)."""
+    assert sha_local(sides.local_root) == sha_s3(sides.s3_client, sides.bucket) == sha_model(model)
+
+
+def assert_repair_converges(fs: Router, sides: CertSides, model: dict[str, bytes]) -> None:
+    """``repair`` empties the journal without a failure, and both sides then hold ``model``."""
+    report = repair(fs.journal, fs.backends)
+    assert report.ok
+    assert report.failed == 0
+    assert_sides_hold(sides, model)
+
+
 def _policy(cert_policy: Callable[..., dict[str, Any]], phase: str) -> dict[str, Any]:
     policy = cert_policy(phase)
     fallbacks = policy["routes"]["certificates"]["fallbacks"]
@@ -60,21 +92,13 @@ def _policy(cert_policy: Callable[..., dict[str, Any]], phase: str) -> dict[str,
 def test_shadow_failing_a_share_of_writes(
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
 ) -> None:
     """S3 shadow fails 40% of write calls: all acked, each failure counted and journaled, repair converges."""
     fs = routers(_policy(cert_policy, "dual-write"))
-    rng = random.Random(1)
-    model: dict[str, bytes] = {}
     fault = Fault("write", error=_transient_errors(2), rate=0.4, seed=3)
     with capture_metrics() as seen, inject_faults(fs, "s3", fault):
-        for i in range(WRITES):
-            key, data = rng.choice(KEYS), _payload(rng, i)
-            _write(fs, key, data, streaming=i % 2 == 1)  # every write is acknowledged
-            model[key] = data
-            assert fs.cat_file(key) == data
+        model = assert_writes_acknowledged(fs, seed=1)  # every write is acknowledged
     counts = seen.counts
     assert fault.fired > 0
     assert counts["cert.s3.write.fail"] > 0, "the fault rate should defeat some retries"
@@ -87,32 +111,21 @@ def test_shadow_failing_a_share_of_writes(
     assert len(entries) == counts["cert.s3.write.fail"] == counts["cert.divergence.write"]
     assert {(e.truth, e.stale, e.error_class) for e in entries} == {("local", "s3", "transient")}
     assert counts["cert.write.degraded"] == 0
-    assert sha_local(local_root) == sha_model(model)
+    assert sha_local(sides.local_root) == sha_model(model)
 
-    report = repair(fs.journal, fs.backends)
-    assert report.ok
-    assert report.failed == 0
-    assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(model)
+    assert_repair_converges(fs, sides, model)
 
 
 def test_primary_failing_a_share_of_writes(
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
 ) -> None:
     """S3 primary fails 40% of write calls transiently: degraded acks per policy, each journaled, repair converges."""
     fs = routers(_policy(cert_policy, "s3-primary"))
-    rng = random.Random(11)
-    model: dict[str, bytes] = {}
     fault = Fault("write", error=_transient_errors(12), rate=0.4, seed=13)
     with capture_metrics() as seen, inject_faults(fs, "s3", fault):
-        for i in range(WRITES):
-            key, data = rng.choice(KEYS), _payload(rng, i)
-            _write(fs, key, data, streaming=i % 2 == 1)  # transient: falls back, acked
-            model[key] = data
-            assert fs.cat_file(key) == data  # the side holding the truth serves it
+        model = assert_writes_acknowledged(fs, seed=11)  # transient: falls back, acked
     counts = seen.counts
     degraded = [e for e in seen.named("router.divergence") if e["degraded"]]
     assert degraded, "the fault rate should defeat some retries"
@@ -126,30 +139,23 @@ def test_primary_failing_a_share_of_writes(
     assert len(entries) == len(degraded) == counts["cert.divergence.write"]
     assert {(e.truth, e.stale, e.error_class) for e in entries} == {("local", "s3", "transient")}
 
-    report = repair(fs.journal, fs.backends)
-    assert report.ok
-    assert report.failed == 0
-    assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(model)
+    assert_repair_converges(fs, sides, model)
 
 
 def test_primary_refusing_half_the_writes(
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
 ) -> None:
     """S3 primary answers 403 to some writes (never to a key local holds the truth of): those fail, are journaled, and repair converges."""
     fs = routers(_policy(cert_policy, "s3-primary"))
-    rng = random.Random(21)
     model: dict[str, bytes] = {}
     refused = 0
     denied = Fault("write", error=lambda: s3_error("AccessDenied", 403), rate=0.5, seed=22)
     with capture_metrics() as seen, inject_faults(fs, "s3", denied):
-        for i in range(WRITES):
-            key, data = rng.choice(KEYS), _payload(rng, i)
+        for key, data, streaming in _writes(seed=21):
             try:
-                _write(fs, key, data, streaming=i % 2 == 1)
+                _write(fs, key, data, streaming)
             except PermissionError:
                 refused += 1  # denied is not in fallbacks.write.on: the caller is told
             else:
@@ -167,10 +173,7 @@ def test_primary_refusing_half_the_writes(
     assert len(entries) == refused == counts["cert.divergence.write"]
     assert {(e.truth, e.stale, e.error_class) for e in entries} == {("s3", "local", "denied")}
 
-    report = repair(fs.journal, fs.backends)
-    assert report.ok
-    assert report.failed == 0
-    assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(model)
+    assert_repair_converges(fs, sides, model)
 
 
 @pytest.mark.parametrize("second", ["write", "delete"])
@@ -178,9 +181,7 @@ def test_refused_mutation_after_degraded_write_keeps_the_acknowledged_data(
     second: str,
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
 ) -> None:
     """A degraded (acked) write survives a later mutation that the primary refuses."""
     fs = routers(_policy(cert_policy, "s3-primary"))
@@ -204,16 +205,15 @@ def test_refused_mutation_after_degraded_write_keeps_the_acknowledged_data(
     else:
         assert fs.cat_file(key) == expected
     assert repair(fs.journal, fs.backends).ok
-    want = {} if expected is None else {key: expected}
-    assert sha_local(local_root) == sha_s3(s3_client, bucket) == sha_model(want)
+    assert_sides_hold(sides, {} if expected is None else {key: expected})
 
 
 def test_repair_never_keeps_a_stale_copy_of_the_same_size_locally(
-    two_roots: tuple[Path, Path, Path], routers: Callable[..., Router]
+    two_roots: tuple[Path, Path, Path], local_pair: Callable[..., Router]
 ) -> None:
     """Local to local: a journaled shadow holding different bytes of the same size is repaired, not declared equal."""
-    a, b, journal = two_roots
-    fs = routers(two_sided_policy(f"file://{a}", f"file://{b}", f"file://{journal}"))
+    a, b, _ = two_roots
+    fs = local_pair()
     fs.pipe_file("k", b"old!")
     with inject_faults(fs, "b", Fault("write")):
         fs.pipe_file("k", b"new!")  # same size; b is stale and journaled
@@ -224,9 +224,7 @@ def test_repair_never_keeps_a_stale_copy_of_the_same_size_locally(
 def test_repair_never_keeps_a_stale_multipart_copy_of_the_same_size(
     cert_policy: Callable[..., dict[str, Any]],
     routers: Callable[..., Router],
-    local_root: Path,
-    s3_client: Any,
-    bucket: str,
+    sides: CertSides,
 ) -> None:
     """Local to S3: a stale 9 MiB multipart object (ETag is no MD5) of the same size is repaired, not declared equal."""
     fs = routers(_policy(cert_policy, "dual-write"))
@@ -234,9 +232,10 @@ def test_repair_never_keeps_a_stale_multipart_copy_of_the_same_size(
     old, new = b"o" * (9 * 2**20), b"n" * (9 * 2**20)
     with fs.open(key, "wb") as out:
         out.write(old)
-    assert "-" in s3_client.head_object(Bucket=bucket, Key=f"prod/{key}")["ETag"]  # multipart
+    head = sides.s3_client.head_object(Bucket=sides.bucket, Key=f"prod/{key}")
+    assert "-" in head["ETag"]  # multipart
     failing = Fault("write", error=lambda: s3_error("InternalError", 500))
     with inject_faults(fs, "s3", failing), fs.open(key, "wb") as out:
         out.write(new)
     assert repair(fs.journal, fs.backends).ok
-    assert sha_s3(s3_client, bucket) == sha_local(local_root) == sha_model({key: new})
+    assert_sides_hold(sides, {key: new})
