@@ -14,7 +14,11 @@ it means making ``stale`` match ``truth`` for that key (copy, or delete when the
 no longer has the key). While an entry is pending, the executor never serves the key
 from its stale side (no resurrection of deleted files, no stale reads after a degraded
 write). That check is a ``stat`` of the route directory per call on routes with a
-shadow; the per-route index is rebuilt when the directory changes.
+shadow. The per-route index is refreshed when the directory changes (or changed too
+recently for its mtime to be trusted): one listing of the directory, reading only the
+entry files it has not read before — an entry's truth and stale sides never change
+under its name (:meth:`Journal.update` rewrites only why a repair failed) — so a read
+during a stream of divergences costs a listing, not a read of every entry.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ class Entry:
 @dataclass(slots=True)
 class _RouteIndex:
     mtime_ns: int
+    files: dict[str, tuple[str, str, str]]
+    """entry file name → (key hash, truth, stale), as read from the file once."""
     latest: dict[str, tuple[str, str]]
     """key hash → (truth, stale) of the newest pending entry for that key."""
 
@@ -122,9 +128,16 @@ class Journal:
         entry_id = f"{key_hash(entry.key)}-{time.time_ns()}-{secrets.token_hex(4)}"
         entry = replace(entry, id=entry_id)
         self._write(directory / f"{entry_id}.json", entry)
-        with self._lock:
-            self._index.pop(entry.route, None)
+        self._invalidate(entry.route)
         return entry
+
+    def _invalidate(self, route: str) -> None:
+        """Make the next lookup on ``route`` list its directory again (files already
+        read stay read)."""
+        with self._lock:
+            cached = self._index.get(route)
+            if cached is not None:
+                self._index[route] = _RouteIndex(-1, cached.files, cached.latest)
 
     def _write(self, target: Path, entry: Entry) -> None:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
@@ -147,8 +160,7 @@ class Journal:
         """Drop a repaired entry (idempotent)."""
         with contextlib.suppress(FileNotFoundError):
             (self._route_dir(entry.route) / f"{entry.id}.json").unlink()
-        with self._lock:
-            self._index.pop(entry.route, None)
+        self._invalidate(entry.route)
 
     def routes(self) -> list[str]:
         """Routes that have a journal directory."""
@@ -158,27 +170,33 @@ class Journal:
             p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
 
+    @staticmethod
+    def _names(directory: Path) -> list[str]:
+        """Entry file names in ``directory``, oldest first (FileNotFoundError if none)."""
+        return sorted(
+            (f for f in os.listdir(directory) if f.endswith(".json") and not f.startswith(".")),
+            key=lambda f: (f.split("-")[1], f),
+        )
+
+    @staticmethod
+    def _read(path: Path) -> Entry | None:
+        try:
+            return Entry(**json.loads(path.read_text(encoding="utf-8")))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None  # removed meanwhile, or being replaced
+
     def entries(self, route: str | None = None) -> Iterator[Entry]:
         """Pending entries, oldest first within each route."""
         for name in [route] if route is not None else self.routes():
             directory = self._route_dir(name)
             try:
-                files = sorted(
-                    (
-                        f
-                        for f in os.listdir(directory)
-                        if f.endswith(".json") and not f.startswith(".")
-                    ),
-                    key=lambda f: (f.split("-")[1], f),
-                )
+                files = self._names(directory)
             except FileNotFoundError:
                 continue
             for filename in files:
-                try:
-                    data = json.loads((directory / filename).read_text(encoding="utf-8"))
-                except (FileNotFoundError, json.JSONDecodeError):
-                    continue
-                yield Entry(**data)
+                entry = self._read(directory / filename)
+                if entry is not None:
+                    yield entry
 
     def pending_by_backend(self) -> dict[str, dict[str, int]]:
         """For each route, how many pending entries name each backend (truth or stale)."""
@@ -204,9 +222,21 @@ class Journal:
         racy = time.time() - mtime_ns / 1e9 < _RACY_SECONDS
         if cached is not None and cached.mtime_ns == mtime_ns and not racy:
             return cached
-        index = _RouteIndex(mtime_ns, {})
-        for entry in self.entries(route):  # oldest first: the newest entry wins
-            index.latest[key_hash(entry.key)] = (entry.truth, entry.stale)
+        try:
+            names = self._names(directory)
+        except FileNotFoundError:
+            return None
+        known = cached.files if cached is not None else {}
+        index = _RouteIndex(mtime_ns, {}, {})
+        for name in names:  # oldest first: the newest entry for a key wins
+            sides = known.get(name)
+            if sides is None:
+                entry = self._read(directory / name)
+                if entry is None:
+                    continue
+                sides = (key_hash(entry.key), entry.truth, entry.stale)
+            index.files[name] = sides
+            index.latest[sides[0]] = sides[1:]
         with self._lock:
             self._index[route] = index
         return index
