@@ -491,8 +491,13 @@ class Router(AbstractFileSystem):  # type: ignore[misc]
         data = bytes(value)
 
         def write(b: BackendFS, p: str) -> None:
-            from router.sinks import open_sink
+            from router.sinks import OBJECT_STORES, open_sink
 
+            if b.protocol in OBJECT_STORES:
+                # one PUT (or a multipart upload aborted on failure): all or nothing,
+                # without copying the bytes into a file object's buffer first
+                b.fs.pipe_file(p, data)
+                return
             sink = open_sink(b, p)
             try:
                 sink.write(data)
