@@ -32,7 +32,6 @@ library exception into the built-in one, keeping it as ``__cause__``.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -230,7 +229,7 @@ def _classify_one(exc: BaseException) -> ErrorClass | None:
         return ErrorClass.NOT_FOUND
     if isinstance(exc, PermissionError):
         return ErrorClass.DENIED
-    if isinstance(exc, TimeoutError | ConnectionError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError | ConnectionError):  # asyncio.TimeoutError is TimeoutError
         return ErrorClass.TRANSIENT
     if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
         return ErrorClass.TRANSIENT
