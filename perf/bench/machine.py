@@ -62,7 +62,19 @@ def describe(repo: Path) -> dict[str, Any]:
     versions["rclone"] = _cmd(["rclone", "version"])
     versions["aws"] = _cmd(["aws", "--version"])
     commit = _cmd(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
-    dirty = _cmd(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"])
+    dirty = _cmd(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)perf/RESULTS.md",  # the run's own output
+        ]
+    )
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
