@@ -122,9 +122,31 @@ class Executor:
         """
         if outcome == Outcome.FAIL and error_class is not None:
             outcome = _mutation_failure(decision, op, role, error_class)
-        metrics = self.metrics
-        if metrics.enabled:
-            metrics.call(
+        self._count(
+            decision, op, backend, role, outcome, error_class, attempt, started, nbytes, key
+        )
+        tracer = self.metrics.tracer
+        if tracer is not None:
+            leg = tracer.start_leg(trace, decision, op, backend, role, key, started)
+            leg.end(outcome, error_class, attempt, nbytes, None)
+
+    def _count(
+        self,
+        decision: Decision,
+        op: Op,
+        backend: str,
+        role: Role,
+        outcome: str,
+        error_class: ErrorClass | None,
+        attempt: int,
+        started: float,
+        nbytes: int | None,
+        key: str,
+    ) -> None:
+        """Count one call in the metrics (off the hot path: a success in :meth:`attempt`
+        is counted inline)."""
+        if self.metrics.enabled:
+            self.metrics.call(
                 decision,
                 op,
                 backend,
@@ -136,10 +158,6 @@ class Executor:
                 nbytes,
                 key,
             )
-        tracer = metrics.tracer
-        if tracer is not None:
-            leg = tracer.start_leg(trace, decision, op, backend, role, key, started)
-            leg.end(outcome, error_class, attempt, nbytes, None)
 
     def start_trace(self, decision: Decision, op: Op, key: str) -> OpTrace | None:
         """A tracing span for an op run outside :meth:`call`/:meth:`mutate` (the
@@ -210,19 +228,10 @@ class Executor:
                         and attempt <= plan.retries
                         and deadline.allows(delay)
                     ):
-                        if enabled:
-                            metrics.call(
-                                decision,
-                                op,
-                                backend,
-                                role,
-                                Outcome.RETRY,
-                                error_class,
-                                attempt,
-                                (_now() - started) * 1000.0,
-                                None,
-                                key,
-                            )
+                        self._count(
+                            decision, op, backend, role, Outcome.RETRY, error_class, attempt,
+                            started, None, key,
+                        )  # fmt: skip
                         if leg is not None:
                             leg.retry(attempt, error_class)
                         if delay > 0:
@@ -236,19 +245,10 @@ class Executor:
                         )
                     else:
                         outcome = _mutation_failure(decision, op, role, error_class)
-                    if enabled:
-                        metrics.call(
-                            decision,
-                            op,
-                            backend,
-                            role,
-                            outcome,
-                            error_class,
-                            attempt,
-                            (_now() - started) * 1000.0,
-                            None,
-                            key,
-                        )
+                    self._count(
+                        decision, op, backend, role, outcome, error_class, attempt, started,
+                        None, key,
+                    )  # fmt: skip
                     if leg is not None:
                         leg.end(outcome, error_class, attempt, None, exc)
                     translated = translate(exc, key)
